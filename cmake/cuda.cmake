@@ -1,0 +1,18 @@
+# Decides VRESTORE_WITH_CUDA from VRESTORE_CUDA (AUTO|ON|OFF) and enables the CUDA language.
+set(VRESTORE_WITH_CUDA OFF)
+if(NOT VRESTORE_CUDA STREQUAL "OFF")
+  include(CheckLanguage)
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    # 'native' needs a GPU at configure time, which no build machine here has.
+    if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+      set(CMAKE_CUDA_ARCHITECTURES "80;90" CACHE STRING "CUDA architectures")
+    endif()
+    enable_language(CUDA)
+    find_package(CUDAToolkit REQUIRED)
+    set(VRESTORE_WITH_CUDA ON)
+  elseif(VRESTORE_CUDA STREQUAL "ON")
+    message(FATAL_ERROR "VRESTORE_CUDA=ON but no CUDA compiler (nvcc) was found")
+  endif()
+endif()
+message(STATUS "vrestore: CUDA backend ${VRESTORE_WITH_CUDA}")

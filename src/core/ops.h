@@ -1,0 +1,63 @@
+// The operators models are built from, named after torch.nn.functional. Each function checks its
+// arguments (throwing vrestore::Error with got-vs-expected), allocates the output and runs the
+// CPU implementation (src/cpu/). All tensors are contiguous float32 in NCHW order.
+#pragma once
+
+#include <vector>
+
+#include "vrestore/tensor.h"
+
+namespace vrestore::ops {
+
+// Activation fused into the producing op. LeakyReLU slope is 0.1 everywhere in these models.
+enum class Activation { None, ReLU, LeakyReLU };
+constexpr float kLeakySlope = 0.1f;
+
+struct Conv2dParams {
+  int stride = 1;
+  int padding = -1;  // -1: "same" for odd kernels, (k - 1) / 2
+  int dilation = 1;
+  Activation activation = Activation::None;
+};
+
+// x (N, Cin, H, W), weight (Cout, Cin, kh, kw), bias (Cout) or nullptr -> (N, Cout, Ho, Wo).
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor* bias, const Conv2dParams& p = {});
+
+struct DeformConv2dParams {
+  int stride = 1;
+  int padding = 1;
+  int dilation = 1;
+  Activation activation = Activation::None;
+};
+
+// Modulated deformable convolution (DCNv2) with torchvision.ops.deform_conv2d semantics.
+// x (N, Cin, H, W); offset (N, 2*G*kh*kw, Ho, Wo) with channel 2*(g*K + k) = dy, +1 = dx;
+// mask (N, G*kh*kw, Ho, Wo) in [0, 1]; G = deformable groups (inferred from offset); Cin % G == 0.
+Tensor deform_conv2d(const Tensor& x, const Tensor& offset, const Tensor& mask, const Tensor& weight,
+                     const Tensor* bias, const DeformConv2dParams& p = {});
+
+// F.interpolate(mode='bilinear') with an integer scale factor: output (N, C, H*f, W*f),
+// source coordinate computed with scale 1/f.
+Tensor upsample_bilinear(const Tensor& x, int factor, bool align_corners);
+// F.interpolate(mode='bilinear', size=(out_h, out_w)): scale = in/out per axis.
+Tensor resize_bilinear(const Tensor& x, int64_t out_h, int64_t out_w, bool align_corners);
+
+// (N, C*r*r, H, W) -> (N, C, H*r, W*r).
+Tensor pixel_shuffle(const Tensor& x, int r);
+
+// 2-D pooling, output size floor((H + 2p - k) / s) + 1. Max pool pads with -inf;
+// avg pool divides by k*k when count_include_pad (PyTorch's default), else by the in-image count.
+Tensor max_pool2d(const Tensor& x, int kernel, int stride, int padding);
+Tensor avg_pool2d(const Tensor& x, int kernel, int stride, int padding, bool count_include_pad = true);
+
+// ---- element-wise and data movement (src/cpu/elementwise.cpp) ----------------------------------
+void activate_(Tensor& x, Activation a);  // in place
+void sigmoid_(Tensor& x);                 // in place
+Tensor add(const Tensor& a, const Tensor& b);
+void add_(Tensor& a, const Tensor& b);    // a += b, same shape
+void mul_(Tensor& a, const Tensor& b);    // a *= b, same shape
+void scale_(Tensor& a, float s);          // a *= s
+// Concatenate along dimension 1 (channels); all other dimensions must match.
+Tensor cat1(const std::vector<Tensor>& parts);
+
+}  // namespace vrestore::ops

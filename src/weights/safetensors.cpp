@@ -1,0 +1,274 @@
+#include "weights/safetensors.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "core/check.h"
+
+namespace vrestore {
+namespace {
+
+using json = nlohmann::json;
+
+// A header larger than this is not a weights file (the biggest real headers are ~200 KB).
+constexpr uint64_t kMaxHeaderBytes = 100ull << 20;
+
+DType parse_dtype(const std::string& file, const std::string& name, const std::string& s) {
+  if (s == "F32") return DType::F32;
+  if (s == "F16") return DType::F16;
+  if (s == "BF16") return DType::BF16;
+  if (s == "F64") return DType::F64;
+  if (s == "I64") return DType::I64;
+  if (s == "I32") return DType::I32;
+  fail("safetensors '", file, "': tensor '", name, "' has unsupported dtype '", s,
+       "', expected one of F32, F16, BF16, F64, I64, I32");
+}
+
+float half_to_float(uint16_t h) {
+  uint32_t sign = (h & 0x8000u) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ffu, bits;
+  if (exp == 0) {
+    if (mant == 0) {
+      bits = sign;
+    } else {  // subnormal: renormalise
+      exp = 127 - 15 + 1;
+      while (!(mant & 0x400u)) { mant <<= 1; --exp; }
+      bits = sign | (exp << 23) | ((mant & 0x3ffu) << 13);
+    }
+  } else if (exp == 31) {
+    bits = sign | 0x7f800000u | (mant << 13);
+  } else {
+    bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+std::shared_ptr<const uint8_t> map_file(const std::string& path, uint64_t& size) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail("safetensors '", path, "': cannot open: ", std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    fail("safetensors '", path, "': not a regular file");
+  }
+  size = static_cast<uint64_t>(st.st_size);
+  if (size < 8) {
+    ::close(fd);
+    fail("safetensors '", path, "': file is ", size, " bytes, too short for the 8-byte header length");
+  }
+  void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  if (p == MAP_FAILED) fail("safetensors '", path, "': mmap failed: ", std::strerror(errno));
+  return std::shared_ptr<const uint8_t>(static_cast<const uint8_t*>(p),
+                                        [size](const uint8_t* q) { ::munmap(const_cast<uint8_t*>(q), size); });
+}
+
+}  // namespace
+
+const char* dtype_name(DType d) {
+  switch (d) {
+    case DType::F32: return "F32";
+    case DType::F16: return "F16";
+    case DType::BF16: return "BF16";
+    case DType::F64: return "F64";
+    case DType::I64: return "I64";
+    case DType::I32: return "I32";
+  }
+  return "?";
+}
+
+size_t dtype_size(DType d) {
+  switch (d) {
+    case DType::F16:
+    case DType::BF16: return 2;
+    case DType::F32:
+    case DType::I32: return 4;
+    case DType::F64:
+    case DType::I64: return 8;
+  }
+  return 0;
+}
+
+SafeTensorsFile SafeTensorsFile::open(const std::string& path) {
+  SafeTensorsFile f;
+  f.path_ = path;
+  uint64_t file_size = 0;
+  f.mapping_ = map_file(path, file_size);
+  uint64_t header_len = 0;
+  for (int i = 7; i >= 0; --i) header_len = header_len << 8 | f.mapping_.get()[i];
+  VR_CHECK(header_len <= kMaxHeaderBytes && header_len <= file_size - 8, "safetensors '", path,
+           "': header length ", header_len, " exceeds the file (", file_size, " bytes)");
+  f.data_start_ = 8 + header_len;
+  const uint64_t data_size = file_size - f.data_start_;
+
+  json header;
+  try {
+    header = json::parse(f.mapping_.get() + 8, f.mapping_.get() + 8 + header_len);
+  } catch (const json::exception& e) {
+    fail("safetensors '", path, "': header is not valid JSON: ", e.what());
+  }
+  VR_CHECK(header.is_object(), "safetensors '", path, "': header is not a JSON object");
+
+  for (auto it = header.begin(); it != header.end(); ++it) {
+    const std::string& name = it.key();
+    const json& v = it.value();
+    if (name == "__metadata__") {
+      VR_CHECK(v.is_object(), "safetensors '", path, "': __metadata__ is not an object");
+      for (auto m = v.begin(); m != v.end(); ++m) {
+        VR_CHECK(m.value().is_string(), "safetensors '", path, "': metadata '", m.key(), "' is not a string");
+        f.metadata_[m.key()] = m.value().get<std::string>();
+      }
+      continue;
+    }
+    VR_CHECK(v.is_object() && v.contains("dtype") && v.contains("shape") && v.contains("data_offsets") &&
+                 v["dtype"].is_string() && v["shape"].is_array() && v["data_offsets"].is_array() &&
+                 v["data_offsets"].size() == 2,
+             "safetensors '", path, "': entry '", name, "' needs dtype, shape and two data_offsets");
+    TensorInfo info;
+    info.name = name;
+    info.dtype = parse_dtype(path, name, v["dtype"].get<std::string>());
+    uint64_t count = 1;
+    for (const json& d : v["shape"]) {
+      VR_CHECK(d.is_number_unsigned(), "safetensors '", path, "': tensor '", name, "' has a bad shape entry");
+      uint64_t n = d.get<uint64_t>();
+      VR_CHECK(n < (1ull << 40) && (n == 0 || count <= (1ull << 40) / n), "safetensors '", path, "': tensor '",
+               name, "' is implausibly large");
+      count *= n;
+      info.shape.push_back(static_cast<int64_t>(n));
+    }
+    VR_CHECK(info.shape.size() <= 8, "safetensors '", path, "': tensor '", name, "' has too many dimensions");
+    const json& off = v["data_offsets"];
+    VR_CHECK(off[0].is_number_unsigned() && off[1].is_number_unsigned(), "safetensors '", path, "': tensor '",
+             name, "' has non-integer data_offsets");
+    info.begin = off[0].get<uint64_t>();
+    info.end = off[1].get<uint64_t>();
+    VR_CHECK(info.begin <= info.end && info.end <= data_size, "safetensors '", path, "': tensor '", name,
+             "' data_offsets [", info.begin, ", ", info.end, ") lie outside the data section of ", data_size,
+             " bytes");
+    VR_CHECK(info.end - info.begin == count * dtype_size(info.dtype), "safetensors '", path, "': tensor '", name,
+             "' has ", info.end - info.begin, " bytes, expected ", count * dtype_size(info.dtype), " for ",
+             dtype_name(info.dtype), " ", shape_to_string(info.shape));
+    f.tensors_.push_back(std::move(info));
+  }
+
+  std::sort(f.tensors_.begin(), f.tensors_.end(),
+            [](const TensorInfo& a, const TensorInfo& b) { return a.begin < b.begin; });
+  for (size_t i = 1; i < f.tensors_.size(); ++i) {
+    const TensorInfo& a = f.tensors_[i - 1];
+    const TensorInfo& b = f.tensors_[i];
+    VR_CHECK(b.begin >= a.end || a.begin == a.end || b.begin == b.end, "safetensors '", path, "': tensors '",
+             a.name, "' [", a.begin, ", ", a.end, ") and '", b.name, "' [", b.begin, ", ", b.end, ") overlap");
+  }
+  return f;
+}
+
+const TensorInfo* SafeTensorsFile::find(const std::string& name) const {
+  for (const TensorInfo& t : tensors_)
+    if (t.name == name) return &t;
+  return nullptr;
+}
+
+const std::string& SafeTensorsFile::meta(const std::string& key) const {
+  auto it = metadata_.find(key);
+  VR_CHECK(it != metadata_.end(), "safetensors '", path_, "': metadata '", key, "' is missing");
+  return it->second;
+}
+
+const uint8_t* SafeTensorsFile::bytes(const TensorInfo& info) const {
+  return mapping_.get() + data_start_ + info.begin;
+}
+
+Tensor SafeTensorsFile::load_f32(const TensorInfo& info) const {
+  Shape shape = info.shape.empty() ? Shape{1} : info.shape;
+  const uint8_t* src = bytes(info);
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  VR_CHECK(shape.size() <= static_cast<size_t>(Tensor::kMaxDims), "safetensors '", path_, "': tensor '",
+           info.name, "' has ", shape.size(), " dimensions, at most ", Tensor::kMaxDims, " are supported");
+  switch (info.dtype) {
+    case DType::F32:
+      // mmap'd data is page-aligned and safetensors offsets of F32 tensors are multiples of 4 in
+      // files written by our converter; copy when a foreign file breaks alignment.
+      if (reinterpret_cast<uintptr_t>(src) % alignof(float) == 0)
+        return Tensor::wrap(shape, reinterpret_cast<float*>(const_cast<uint8_t*>(src)),
+                            std::const_pointer_cast<uint8_t>(mapping_));
+      {
+        Tensor t = Tensor::empty(shape);
+        std::memcpy(t.data(), src, static_cast<size_t>(n) * 4);
+        return t;
+      }
+    case DType::F16: {
+      Tensor t = Tensor::empty(shape);
+      for (int64_t i = 0; i < n; ++i) {
+        uint16_t h;
+        std::memcpy(&h, src + 2 * i, 2);
+        t.data()[i] = half_to_float(h);
+      }
+      return t;
+    }
+    case DType::BF16: {
+      Tensor t = Tensor::empty(shape);
+      for (int64_t i = 0; i < n; ++i) {
+        uint32_t bits = 0;
+        std::memcpy(reinterpret_cast<uint8_t*>(&bits) + 2, src + 2 * i, 2);
+        std::memcpy(&t.data()[i], &bits, 4);
+      }
+      return t;
+    }
+    case DType::F64: {
+      Tensor t = Tensor::empty(shape);
+      for (int64_t i = 0; i < n; ++i) {
+        double d;
+        std::memcpy(&d, src + 8 * i, 8);
+        t.data()[i] = static_cast<float>(d);
+      }
+      return t;
+    }
+    default:
+      fail("safetensors '", path_, "': tensor '", info.name, "' has dtype ", dtype_name(info.dtype),
+           ", expected a floating-point dtype");
+  }
+}
+
+void save_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
+                      const std::map<std::string, std::string>& metadata) {
+  json header = json::object();
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  uint64_t offset = 0;
+  for (const auto& [name, t] : tensors) {
+    uint64_t bytes = static_cast<uint64_t>(t.numel()) * 4;
+    header[name] = {{"dtype", "F32"}, {"shape", t.shape()}, {"data_offsets", {offset, offset + bytes}}};
+    offset += bytes;
+  }
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');  // keeps the data section 8-byte aligned
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  VR_CHECK(out.good(), "safetensors '", path, "': cannot open for writing");
+  uint64_t n = text.size();
+  char len[8];
+  for (int i = 0; i < 8; ++i) len[i] = static_cast<char>((n >> (8 * i)) & 0xff);
+  out.write(len, 8);
+  out.write(text.data(), static_cast<std::streamsize>(text.size()));
+  for (const auto& entry : tensors)
+    out.write(reinterpret_cast<const char*>(entry.second.data()),
+              static_cast<std::streamsize>(entry.second.numel() * 4));
+  VR_CHECK(out.good(), "safetensors '", path, "': write failed");
+}
+
+std::map<std::string, Tensor> load_safetensors(const std::string& path) {
+  SafeTensorsFile f = SafeTensorsFile::open(path);
+  std::map<std::string, Tensor> out;
+  for (const TensorInfo& info : f.tensors()) out[info.name] = f.load_f32(info).clone();
+  return out;
+}
+
+}  // namespace vrestore
