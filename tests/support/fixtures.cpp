@@ -40,3 +40,16 @@ Diff compare(const Tensor& a, const Tensor& b, double atol, double rtol) {
 }
 
 }  // namespace vrestore::test
+
+#include "support/models.h"
+
+namespace vrestore::test {
+
+std::string converted_weights(const std::string& fixture_case) {
+  std::string path = std::string(VRESTORE_BINARY_DIR) + "/test_scratch/weights/" + fixture_case + ".safetensors";
+  VR_CHECK(std::filesystem::exists(path), "test: ", path,
+           " does not exist; run the 'convert_fixture_weights' test first (ctest does)");
+  return path;
+}
+
+}  // namespace vrestore::test

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs what building, converting and testing vrestore needs, from Debian packages only.
+# Skips apt entirely when everything is already there.
+set -euo pipefail
+packages=(cmake ninja-build g++ libeigen3-dev nlohmann-json3-dev catch2 libbenchmark-dev
+          python3-numpy python3-torch python3-torchvision)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg -s "$p" > /dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" > /dev/null
+fi

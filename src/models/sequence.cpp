@@ -1,0 +1,76 @@
+#include "models/sequence.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/check.h"
+
+namespace vrestore {
+
+std::vector<int64_t> window_indices(int64_t center, int64_t clip_length, int64_t window, BorderMode mode) {
+  VR_CHECK(clip_length > 0 && window % 2 == 1 && center >= 0 && center < clip_length,
+           "window_indices: centre ", center, " of a clip of ", clip_length, " frames, window ", window);
+  const int64_t half = window / 2, last = clip_length - 1;
+  std::vector<int64_t> out;
+  for (int64_t j = center - half; j <= center + half; ++j) {
+    int64_t k = j;
+    if (mode == BorderMode::Replicate) {
+      k = std::clamp<int64_t>(j, 0, last);
+    } else if (j < 0) {
+      k = center + half - j;
+    } else if (j > last) {
+      k = (center - half) - (j - last);
+    }
+    // Reflection can leave the clip when it is shorter than the window; clamp like replicate then.
+    out.push_back(std::clamp<int64_t>(k, 0, last));
+  }
+  return out;
+}
+
+Tensor pad_to_multiple(const Tensor& frames, int64_t multiple) {
+  check_rank("pad_to_multiple", "frames", frames, 4);
+  const int64_t m = frames.size(0), c = frames.size(1), h = frames.size(2), w = frames.size(3);
+  const int64_t ph = (h + multiple - 1) / multiple * multiple, pw = (w + multiple - 1) / multiple * multiple;
+  if (ph == h && pw == w) return frames;
+  Tensor out = Tensor::empty({m, c, ph, pw});
+  for (int64_t p = 0; p < m * c; ++p) {
+    const float* src = frames.data() + p * h * w;
+    float* dst = out.data() + p * ph * pw;
+    for (int64_t y = 0; y < ph; ++y) {
+      const float* row = src + std::min(y, h - 1) * w;
+      float* o = dst + y * pw;
+      std::memcpy(o, row, static_cast<size_t>(w) * sizeof(float));
+      std::fill(o + w, o + pw, row[w - 1]);
+    }
+  }
+  return out;
+}
+
+Tensor crop_frame(const Tensor& frame, int64_t h, int64_t w) {
+  check_rank("crop_frame", "frame", frame, 3);
+  const int64_t c = frame.size(0), fh = frame.size(1), fw = frame.size(2);
+  VR_CHECK(h <= fh && w <= fw, "crop_frame: (", h, ", ", w, ") is larger than the frame ", frame.shape_str());
+  if (h == fh && w == fw) return frame;
+  Tensor out = Tensor::empty({c, h, w});
+  for (int64_t p = 0; p < c; ++p)
+    for (int64_t y = 0; y < h; ++y)
+      std::memcpy(out.data() + (p * h + y) * w, frame.data() + (p * fh + y) * fw, static_cast<size_t>(w) * sizeof(float));
+  return out;
+}
+
+Tensor gather0(const Tensor& x, const std::vector<int64_t>& indices) {
+  Shape shape = x.shape();
+  const int64_t rows = shape[0];
+  const int64_t inner = rows ? x.numel() / rows : 0;
+  shape[0] = static_cast<int64_t>(indices.size());
+  Tensor out = Tensor::empty(shape);
+  for (size_t i = 0; i < indices.size(); ++i) {
+    VR_CHECK(indices[i] >= 0 && indices[i] < rows, "gather0: index ", indices[i], " out of range for shape ",
+             x.shape_str());
+    std::memcpy(out.data() + static_cast<int64_t>(i) * inner, x.data() + indices[i] * inner,
+                static_cast<size_t>(inner) * sizeof(float));
+  }
+  return out;
+}
+
+}  // namespace vrestore
