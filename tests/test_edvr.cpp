@@ -55,7 +55,7 @@ TEST_CASE("EDVR restore: the centre window equals upstream's forward on the fixt
     CHECK(done == ++progress_calls);
     return true;
   };
-  model.restore(clip, [&](int64_t i, const Tensor& f) { frames[static_cast<size_t>(i)] = f.clone(); }, opts);
+  model.restore(FrameSource::from_tensor(clip), [&](int64_t i, const Tensor& f) { frames[static_cast<size_t>(i)] = f.clone(); }, opts);
   CHECK(progress_calls == 5);
   // Frame 2's reflection_circle window is exactly frames 0..4.
   test::Diff d = test::compare(frames[2], io.at("expected").select0(0));
@@ -77,7 +77,7 @@ TEST_CASE("EDVR restore pads frames of any size and crops back", "[edvr][model]"
     for (int64_t y = 0; y < 22; ++y)
       for (int64_t x = 0; x < 34; ++x) clip.data()[(p * 22 + y) * 34 + x] = full.data()[(p * 24 + y) * 36 + x];
   std::vector<Tensor> frames(5);
-  model.restore(clip, [&](int64_t i, const Tensor& f) { frames[static_cast<size_t>(i)] = f.clone(); }, {});
+  model.restore(FrameSource::from_tensor(clip), [&](int64_t i, const Tensor& f) { frames[static_cast<size_t>(i)] = f.clone(); }, {});
   REQUIRE(frames[2].shape() == Shape{3, 88, 136});
   // Reference: forward on the edge-padded window, cropped.
   Tensor padded = pad_to_multiple(clip, 4).reshape({1, 5, 3, 24, 36});

@@ -38,6 +38,17 @@ struct ModelInfo {
 // Receives each restored frame (3, sH, sW) in order. May throw to abort the restoration.
 using FrameSink = std::function<void(int64_t index, const Tensor& frame)>;
 
+// The input frames of a clip, read on demand: frame(i) returns frame i as (C, H, W); all frames
+// have one shape. Restoration keeps only a bounded number of frames in memory and asks for each
+// frame a bounded number of times, so a source may decode a long video lazily.
+struct FrameSource {
+  int64_t num_frames = 0;
+  std::function<Tensor(int64_t index)> frame;
+
+  // Frames of an in-memory clip (T, C, H, W); the clip must outlive the restoration.
+  static FrameSource from_tensor(const Tensor& clip);
+};
+
 struct RestoreOptions {
   // Called after each output frame with (frames done, total). Return false to cancel: restore
   // then throws vrestore::Error("restore: cancelled").
@@ -60,8 +71,10 @@ class Model {
   // frame. Inputs whose size the upstream module rejects are rejected here too.
   Tensor forward(const Tensor& input) const;
 
-  // Restores a whole clip (T, 3, H, W), RGB in [0, 1]: one output frame per input frame, handed
-  // to `sink` in order. Frames of any H, W are accepted (padded internally and cropped back).
+  // Restores a whole clip, RGB in [0, 1]: one output frame per input frame, handed to `sink` in
+  // order. Frames of any H, W are accepted (padded internally and cropped back).
+  void restore(const FrameSource& source, const FrameSink& sink, const RestoreOptions& options = {}) const;
+  // The same for an in-memory clip (T, 3, H, W).
   void restore(const Tensor& clip, const FrameSink& sink, const RestoreOptions& options = {}) const;
   // Convenience: collects the frames into (T, 3, sH, sW).
   Tensor restore(const Tensor& clip, const RestoreOptions& options = {}) const;

@@ -39,11 +39,21 @@ Tensor Model::forward(const Tensor& input) const {
   return impl_->network->forward(input);
 }
 
-void Model::restore(const Tensor& clip, const FrameSink& sink, const RestoreOptions& options) const {
-  VR_CHECK(clip.defined() && clip.dim() == 4 && clip.size(0) > 0 && clip.size(2) > 0 && clip.size(3) > 0,
-           "restore: clip has shape ", clip.shape_str(), ", expected (T, C, H, W) with T, H, W > 0");
+FrameSource FrameSource::from_tensor(const Tensor& clip) {
+  VR_CHECK(clip.defined() && clip.dim() == 4 && clip.size(0) > 0, "restore: clip has shape ", clip.shape_str(),
+           ", expected (T, C, H, W) with T > 0");
+  return {clip.size(0), [clip](int64_t i) { return clip.select0(i); }};
+}
+
+void Model::restore(const FrameSource& source, const FrameSink& sink, const RestoreOptions& options) const {
+  VR_CHECK(source.num_frames > 0 && source.frame, "restore: the frame source is empty (", source.num_frames,
+           " frames)");
   VR_CHECK(static_cast<bool>(sink), "restore: no frame sink given");
-  impl_->network->restore(clip, sink, options);
+  impl_->network->restore(source, sink, options);
+}
+
+void Model::restore(const Tensor& clip, const FrameSink& sink, const RestoreOptions& options) const {
+  restore(FrameSource::from_tensor(clip), sink, options);
 }
 
 Tensor Model::restore(const Tensor& clip, const RestoreOptions& options) const {

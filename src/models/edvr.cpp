@@ -1,5 +1,6 @@
 #include "models/edvr.h"
 
+#include <algorithm>
 #include <map>
 
 #include "core/check.h"
@@ -316,52 +317,56 @@ Tensor Edvr::forward(const Tensor& x, EdvrTrace* trace) const {
   return reconstruct(fused, gather0(frames, center_rows));
 }
 
-void Edvr::restore(const Tensor& clip, const FrameSink& sink, const RestoreOptions& options) const {
-  check_rank("EDVR restore", "clip", clip, 4);
-  VR_CHECK(clip.size(1) == 3, "EDVR restore: clip has shape ", clip.shape_str(), ", expected (T, 3, H, W)");
-  const int64_t frames = clip.size(0), h = clip.size(2), w = clip.size(3);
-  const Tensor padded = pad_to_multiple(clip, size_multiple());  // (T, 3, Hp, Wp)
+void Edvr::restore(const FrameSource& source, const FrameSink& sink, const RestoreOptions& options) const {
+  const CheckedSource clip(source, 3, "EDVR restore");
+  const int64_t frames = clip.num_frames(), h = clip.height(), w = clip.width();
   const BorderMode border = cfg_.with_predeblur ? BorderMode::Replicate : BorderMode::ReflectionCircle;
 
-  // Per-frame pyramids are shared by the windows that contain the frame; only PCD and the rest
-  // depend on the centre frame. Keep the ones the next window still needs.
-  std::map<int64_t, Pyramid> cache;
-  auto pyramid_of = [&](int64_t i) -> const Pyramid& {
+  // A frame's padded image and pyramid are shared by every window that contains it; only PCD
+  // and what follows depend on the centre frame. Entries live while a pending window needs them.
+  struct Cached {
+    Tensor image;  // (1, 3, Hp, Wp)
+    Pyramid pyramid;
+  };
+  std::map<int64_t, Cached> cache;
+  auto cached = [&](int64_t i) -> const Cached& {
     auto it = cache.find(i);
-    if (it == cache.end()) it = cache.emplace(i, extract(padded.narrow0(i, 1), nullptr)).first;
+    if (it == cache.end()) {
+      Tensor image = pad_to_multiple(clip.frame(i), size_multiple());
+      Pyramid p = extract(image, nullptr);
+      it = cache.emplace(i, Cached{image, std::move(p)}).first;
+    }
     return it->second;
   };
-  auto stack = [](const std::vector<const Tensor*>& parts) {
-    Shape s = parts[0]->shape();
-    s[0] = static_cast<int64_t>(parts.size());
+  // Stacks the pyramid level `member` of each window frame into (T, C, hl, wl).
+  auto stack = [&](const std::vector<int64_t>& idx, Tensor Pyramid::*member) {
+    const Tensor& first = cache.at(idx[0]).pyramid.*member;
+    Shape s = first.shape();
+    s[0] = static_cast<int64_t>(idx.size());
     Tensor out = Tensor::empty(s);
-    const int64_t inner = parts[0]->numel();
-    for (size_t i = 0; i < parts.size(); ++i)
-      std::copy(parts[i]->data(), parts[i]->data() + inner, out.data() + static_cast<int64_t>(i) * inner);
+    for (size_t k = 0; k < idx.size(); ++k) {
+      const Tensor& part = cache.at(idx[k]).pyramid.*member;
+      std::copy(part.data(), part.data() + part.numel(), out.data() + static_cast<int64_t>(k) * part.numel());
+    }
     return out;
   };
 
   for (int64_t i = 0; i < frames; ++i) {
-    std::vector<int64_t> idx = window_indices(i, frames, cfg_.num_frame, border);
-    std::vector<const Tensor*> l1, l2, l3, r1, r2, r3;
-    const Pyramid& center = pyramid_of(i);
-    for (int64_t j : idx) {
-      const Pyramid& p = pyramid_of(j);
-      l1.push_back(&p.l1), l2.push_back(&p.l2), l3.push_back(&p.l3);
-      r1.push_back(&center.l1), r2.push_back(&center.l2), r3.push_back(&center.l3);
-    }
-    Pyramid nbr{stack(l1), stack(l2), stack(l3)};
-    Pyramid ref{stack(r1), stack(r2), stack(r3)};
+    const std::vector<int64_t> idx = window_indices(i, frames, cfg_.num_frame, border);
+    for (int64_t j : idx) cached(j);
+    const std::vector<int64_t> center(idx.size(), i);
+    Pyramid nbr{stack(idx, &Pyramid::l1), stack(idx, &Pyramid::l2), stack(idx, &Pyramid::l3)};
+    Pyramid ref{stack(center, &Pyramid::l1), stack(center, &Pyramid::l2), stack(center, &Pyramid::l3)};
     Tensor aligned = align(nbr, ref);  // (T, C, h, w)
     Tensor fused = fuse(aligned.reshape({1, cfg_.num_frame, aligned.size(1), aligned.size(2), aligned.size(3)}));
-    Tensor out = reconstruct(fused, padded.narrow0(i, 1));  // (1, 3, sHp, sWp)
+    Tensor out = reconstruct(fused, cache.at(i).image);  // (1, 3, sHp, sWp)
     sink(i, crop_frame(out.select0(0), h * scale(), w * scale()));
 
     if (i + 1 < frames) {
-      std::vector<int64_t> next = window_indices(i + 1, frames, cfg_.num_frame, border);
-      for (auto it = cache.begin(); it != cache.end();)
-        it = std::find(next.begin(), next.end(), it->first) == next.end() && it->first != i + 1 ? cache.erase(it)
-                                                                                                  : std::next(it);
+      const std::vector<int64_t> next = window_indices(i + 1, frames, cfg_.num_frame, border);
+      std::erase_if(cache, [&](const auto& entry) {
+        return std::find(next.begin(), next.end(), entry.first) == next.end();
+      });
     }
     if (options.progress && !options.progress(i + 1, frames)) fail("restore: cancelled");
   }

@@ -41,7 +41,7 @@ class Edvr final : public Network {
   Tensor forward(const Tensor& x, EdvrTrace* trace) const;
   // Sliding window of num_frame frames around every frame; borders as upstream's test code
   // (reflection_circle for SR models, replicate for the predeblur/deblur models).
-  void restore(const Tensor& clip, const FrameSink& sink, const RestoreOptions& options) const override;
+  void restore(const FrameSource& source, const FrameSink& sink, const RestoreOptions& options) const override;
   ModelInfo info() const override;
 
  private:

@@ -15,8 +15,9 @@ class Network {
   virtual ~Network() = default;
   // Exactly the upstream module's forward.
   virtual Tensor forward(const Tensor& input) const = 0;
-  // Whole-clip restoration: clip (T, C, H, W) -> one (3, sH, sW) frame per input frame, in order.
-  virtual void restore(const Tensor& clip, const FrameSink& sink, const RestoreOptions& options) const = 0;
+  // Whole-clip restoration: one (3, sH, sW) output per source frame, in order. The source is
+  // validated (num_frames > 0, frame() set) by the caller; frame shapes are checked here.
+  virtual void restore(const FrameSource& source, const FrameSink& sink, const RestoreOptions& options) const = 0;
   virtual ModelInfo info() const = 0;
 };
 

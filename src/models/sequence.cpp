@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "core/check.h"
 
@@ -71,6 +72,29 @@ Tensor gather0(const Tensor& x, const std::vector<int64_t>& indices) {
                 static_cast<size_t>(inner) * sizeof(float));
   }
   return out;
+}
+
+}  // namespace vrestore
+
+namespace vrestore {
+
+CheckedSource::CheckedSource(const FrameSource& source, int64_t channels, const char* where)
+    : source_(source), channels_(channels), where_(where) {
+  first_ = frame(0);
+  height_ = first_.size(2);
+  width_ = first_.size(3);
+}
+
+Tensor CheckedSource::frame(int64_t i) const {
+  VR_CHECK(i >= 0 && i < source_.num_frames, where_, ": frame ", i, " requested from a clip of ",
+           source_.num_frames);
+  if (i == 0 && first_.defined()) return std::exchange(first_, Tensor());  // read once for the shape
+  Tensor f = source_.frame(i);
+  VR_CHECK(f.defined() && f.dim() == 3 && f.size(0) == channels_ && f.size(1) > 0 && f.size(2) > 0 &&
+               (height_ == 0 || (f.size(1) == height_ && f.size(2) == width_)),
+           where_, ": frame ", i, " has shape ", f.shape_str(), ", expected (", channels_, ", ",
+           height_ ? concat(height_) : "H", ", ", width_ ? concat(width_) : "W", ")");
+  return f.reshape({1, channels_, f.size(1), f.size(2)});
 }
 
 }  // namespace vrestore

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "vrestore/tensor.h"
+#include "vrestore/vrestore.h"
 
 namespace vrestore {
 
@@ -26,5 +27,27 @@ Tensor crop_frame(const Tensor& frame, int64_t h, int64_t w);
 
 // Copies rows `indices` of dimension 0 into a new tensor (rows may repeat).
 Tensor gather0(const Tensor& x, const std::vector<int64_t>& indices);
+
+}  // namespace vrestore
+
+namespace vrestore {
+
+// Reads frames from a FrameSource and checks that each is (channels, H, W) with the H, W of
+// frame 0 and H, W > 0; errors name the frame index and the shapes.
+class CheckedSource {
+ public:
+  CheckedSource(const FrameSource& source, int64_t channels, const char* where);
+  int64_t num_frames() const { return source_.num_frames; }
+  int64_t height() const { return height_; }
+  int64_t width() const { return width_; }
+  // Frame i as (1, C, H, W).
+  Tensor frame(int64_t i) const;
+
+ private:
+  const FrameSource& source_;
+  int64_t channels_, height_ = 0, width_ = 0;
+  mutable Tensor first_;  // frame 0, read by the constructor and handed out by the first frame(0)
+  const char* where_;
+};
 
 }  // namespace vrestore
