@@ -50,6 +50,14 @@ Tensor pixel_shuffle(const Tensor& x, int r);
 Tensor max_pool2d(const Tensor& x, int kernel, int stride, int padding);
 Tensor avg_pool2d(const Tensor& x, int kernel, int stride, int padding, bool count_include_pad = true);
 
+// Backward warp with an optical flow (BasicSR/mmedit flow_warp = grid_sample, bilinear,
+// align_corners=True): output pixel (y, x) samples x at (x + flow[:, 0], y + flow[:, 1]).
+// flow is planar (N, 2, H, W), channel 0 = dx (width), 1 = dy (height), in pixels.
+// Zeros: each of the 4 neighbours outside the image contributes 0 (propagation warps);
+// Border: the sample point is clamped into the image first (SpyNet's internal warps).
+enum class WarpPadding { Zeros, Border };
+Tensor flow_warp(const Tensor& x, const Tensor& flow, WarpPadding padding);
+
 // ---- element-wise and data movement (src/cpu/elementwise.cpp) ----------------------------------
 void activate_(Tensor& x, Activation a);  // in place
 void sigmoid_(Tensor& x);                 // in place
