@@ -53,6 +53,16 @@ struct RestoreOptions {
   // Called after each output frame with (frames done, total). Return false to cancel: restore
   // then throws vrestore::Error("restore: cancelled").
   std::function<bool(int64_t done, int64_t total)> progress;
+
+  // Recurrent models (BasicVSR, RealBasicVSR) process long clips in chunks so that memory does
+  // not grow with the clip (see docs/long_videos.md). The forward state is carried across chunk
+  // borders and the backward branch of each chunk starts `lookahead_frames` beyond its end.
+  // A clip of at most chunk_frames + lookahead_frames frames is restored exactly as a whole.
+  int64_t chunk_frames = 32;
+  int64_t lookahead_frames = 16;
+  // Upstream's `max_seq_len` mode instead: chunks of chunk_frames processed independently (no
+  // state across borders, no look-ahead; RealBasicVSR's cleaning statistic per chunk).
+  bool independent_chunks = false;
 };
 
 class Model {

@@ -39,6 +39,12 @@ Tensor ResidualBlocks::operator()(Tensor x) const {
   return x;
 }
 
+ConvResidualBlocks ConvResidualBlocks::load(Weights& w, const std::string& name, int64_t in_ch, int64_t channels,
+                                             int64_t count) {
+  return {Conv2d::load(w, name + ".main.0", channels, in_ch, 3, ops::Activation::LeakyReLU),
+          ResidualBlocks::load(w, name + ".main.2", channels, count)};
+}
+
 DcnPack DcnPack::load(Weights& w, const std::string& name, int64_t channels, int64_t deformable_groups) {
   DcnPack d;
   d.groups = deformable_groups;

@@ -35,6 +35,16 @@ struct ResidualBlocks {
   Tensor operator()(Tensor x) const;
 };
 
+// BasicSR ConvResidualBlocks / mmedit ResidualBlocksWithInputConv: conv3x3 (Cin -> C) + lrelu,
+// then residual blocks. Keys <name>.main.0.* (the conv) and <name>.main.2.<i>.conv{1,2}.*.
+struct ConvResidualBlocks {
+  Conv2d conv;
+  ResidualBlocks blocks;
+  static ConvResidualBlocks load(Weights& w, const std::string& name, int64_t in_ch, int64_t channels,
+                                 int64_t count);
+  Tensor operator()(const Tensor& x) const { return blocks(conv(x)); }
+};
+
 // DCNv2Pack (BasicSR) / ModulatedDCNPack (mmedit): offsets and mask come from conv_offset(feat),
 // split into thirds [dy/dx pairs of groups 0..G/2 | of groups G/2..G | mask logits].
 // Keys <name>.weight, <name>.bias, <name>.conv_offset.{weight,bias}.

@@ -1,7 +1,9 @@
 #include "models/network.h"
 
 #include "core/check.h"
+#include "models/basicvsr.h"
 #include "models/edvr.h"
+#include "models/spynet.h"
 
 namespace vrestore {
 
@@ -10,9 +12,15 @@ std::unique_ptr<Network> load_network(Weights& w) {
   std::unique_ptr<Network> net;
   if (arch == "basicsr.EDVR" || arch == "mmedit.EDVRNet") {
     net = std::make_unique<Edvr>(w);
+  } else if (arch == "basicsr.BasicVSR" || arch == "mmedit.BasicVSRNet") {
+    net = std::make_unique<BasicVsr>(BasicVsr::load(w));
+  } else if (arch == "mmedit.RealBasicVSRNet") {
+    net = std::make_unique<RealBasicVsr>(w);
+  } else if (arch == "basicsr.SpyNet" || arch == "mmedit.SPyNet") {
+    net = std::make_unique<SpyNetNetwork>(w);
   } else {
     fail("weights '", w.file().path(), "': architecture '", arch,
-         "' is not supported by this build (supported: basicsr.EDVR, mmedit.EDVRNet)");
+         "' is not supported by this build (supported: basicsr.EDVR, mmedit.EDVRNet, basicsr.BasicVSR, mmedit.BasicVSRNet, mmedit.RealBasicVSRNet, basicsr.SpyNet, mmedit.SPyNet)");
   }
   w.finish();
   return net;

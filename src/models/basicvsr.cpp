@@ -1,0 +1,255 @@
+#include "models/basicvsr.h"
+
+#include <cmath>
+#include <map>
+
+#include "core/check.h"
+#include "models/sequence.h"
+
+namespace vrestore {
+namespace {
+
+using ops::Activation;
+
+// Frames (N, T, C, H, W) -> frame t as (N, C, H, W).
+Tensor frame_of(const Tensor& clip, int64_t t) {
+  const int64_t n = clip.size(0), frames = clip.size(1);
+  std::vector<int64_t> rows;
+  for (int64_t i = 0; i < n; ++i) rows.push_back(i * frames + t);
+  return gather0(clip.reshape({n * frames, clip.size(2), clip.size(3), clip.size(4)}), rows);
+}
+
+// Writes frame t (N, C, H, W) into clip (N, T, C, H, W).
+void set_frame(Tensor& clip, int64_t t, const Tensor& frame) {
+  const int64_t n = clip.size(0), frames = clip.size(1), inner = frame.numel() / n;
+  for (int64_t i = 0; i < n; ++i)
+    std::copy(frame.data() + i * inner, frame.data() + (i + 1) * inner, clip.data() + (i * frames + t) * inner);
+}
+
+void check_clip(const char* where, const Tensor& x) {
+  check_rank(where, "input", x, 5);
+  VR_CHECK(x.size(0) > 0 && x.size(1) > 0 && x.size(2) == 3 && x.size(3) > 0 && x.size(4) > 0, where,
+           ": input has shape ", x.shape_str(), ", expected (N, T, 3, H, W)");
+}
+
+void check_chunking(const RestoreOptions& o) {
+  VR_CHECK(o.chunk_frames > 0 && o.lookahead_frames >= 0, "restore: chunk_frames ", o.chunk_frames,
+           " must be > 0 and lookahead_frames ", o.lookahead_frames, " >= 0");
+}
+
+// Keeps the frames a chunked run still needs; each frame is produced once by `make`.
+class FrameCache {
+ public:
+  explicit FrameCache(BasicVsr::FrameFn make) : make_(std::move(make)) {}
+  Tensor get(int64_t i) {
+    auto it = frames_.find(i);
+    if (it == frames_.end()) it = frames_.emplace(i, make_(i)).first;
+    return it->second;
+  }
+  void drop_before(int64_t i) { frames_.erase(frames_.begin(), frames_.lower_bound(i)); }
+
+ private:
+  BasicVsr::FrameFn make_;
+  std::map<int64_t, Tensor> frames_;
+};
+
+}  // namespace
+
+BasicVsr::BasicVsr(Weights& w, const std::string& prefix, bool mmedit, int64_t num_feat, int64_t num_block)
+    : num_feat_(num_feat) {
+  const int64_t c = num_feat;
+  VR_CHECK(c > 0 && num_block >= 0, "weights '", w.file().path(), "': BasicVSR num_feat ", c, " / num_block ",
+           num_block, " is invalid");
+  spynet_ = SpyNet::load(w, prefix + "spynet.", mmedit);
+  backward_trunk_ = ConvResidualBlocks::load(w, prefix + (mmedit ? "backward_resblocks" : "backward_trunk"), c + 3, c,
+                                             num_block);
+  forward_trunk_ = ConvResidualBlocks::load(w, prefix + (mmedit ? "forward_resblocks" : "forward_trunk"), c + 3, c,
+                                            num_block);
+  fusion_ = Conv2d::load(w, prefix + "fusion", c, 2 * c, 1, Activation::LeakyReLU);
+  // lrelu commutes with the pixel shuffle that follows each upsampling conv.
+  upconv1_ = Conv2d::load(w, prefix + (mmedit ? "upsample1.upsample_conv" : "upconv1"), 4 * c, c, 3,
+                          Activation::LeakyReLU);
+  upconv2_ = Conv2d::load(w, prefix + (mmedit ? "upsample2.upsample_conv" : "upconv2"), 64 * 4, c, 3,
+                          Activation::LeakyReLU);
+  conv_hr_ = Conv2d::load(w, prefix + "conv_hr", 64, 64, 3, Activation::LeakyReLU);
+  conv_last_ = Conv2d::load(w, prefix + "conv_last", 3, 64, 3);
+  info_ = {w.arch(), w.config().dump(), 4, 0};
+}
+
+BasicVsr BasicVsr::load(Weights& w) {
+  const bool mmedit = w.arch() == "mmedit.BasicVSRNet";
+  return BasicVsr(w, "", mmedit, w.config_int(mmedit ? "mid_channels" : "num_feat"),
+                  w.config_int(mmedit ? "num_blocks" : "num_block"));
+}
+
+Tensor BasicVsr::reconstruct(const Tensor& backward_feat, const Tensor& forward_feat, const Tensor& image) const {
+  Tensor r = fusion_(ops::cat1({backward_feat, forward_feat}));  // (N, C, H, W); backward first
+  r = ops::pixel_shuffle(upconv1_(r), 2);                          // (N, C, 2H, 2W)
+  r = ops::pixel_shuffle(upconv2_(r), 2);                          // (N, 64, 4H, 4W)
+  r = conv_last_(conv_hr_(r));                                     // (N, 3, 4H, 4W)
+  ops::add_(r, ops::upsample_bilinear(image, 4, false));
+  return r;
+}
+
+void BasicVsr::run_span(const FrameFn& frame, int64_t begin, int64_t end, int64_t chain_end, ForwardState& state,
+                        const EmitFn& emit, BasicVsrTrace* trace) const {
+  // Backward branch: from chain_end - 1 down to begin; keep the states of [begin, end).
+  std::vector<Tensor> backward(static_cast<size_t>(end - begin));
+  Tensor h, next_image;
+  for (int64_t i = chain_end - 1; i >= begin; --i) {
+    Tensor x = frame(i);  // (N, 3, H, W)
+    if (h.defined()) {
+      Tensor flow = spynet_(x, next_image);  // flows_backward[i]: warps frame i+1's state onto i
+      if (trace) trace->flows_backward[static_cast<size_t>(i)] = flow;
+      h = ops::flow_warp(h, flow, ops::WarpPadding::Zeros);
+    } else {
+      h = Tensor::zeros({x.size(0), num_feat_, x.size(2), x.size(3)});
+    }
+    h = backward_trunk_(ops::cat1({x, h}));  // (N, C, H, W); image channels first
+    if (i < end) backward[static_cast<size_t>(i - begin)] = h;
+    next_image = x;
+  }
+  // Forward branch + reconstruction.
+  for (int64_t i = begin; i < end; ++i) {
+    Tensor x = frame(i);
+    Tensor f;
+    if (state.feature.defined()) {
+      Tensor flow = spynet_(x, state.image);  // flows_forward[i-1]: warps frame i-1's state onto i
+      if (trace) trace->flows_forward[static_cast<size_t>(i - 1)] = flow;
+      f = ops::flow_warp(state.feature, flow, ops::WarpPadding::Zeros);
+    } else {
+      f = Tensor::zeros({x.size(0), num_feat_, x.size(2), x.size(3)});
+    }
+    f = forward_trunk_(ops::cat1({x, f}));
+    emit(i, reconstruct(backward[static_cast<size_t>(i - begin)], f, x));
+    backward[static_cast<size_t>(i - begin)] = Tensor();
+    state = {f, x};
+  }
+}
+
+Tensor BasicVsr::forward(const Tensor& x, BasicVsrTrace* trace) const {
+  check_clip("BasicVSR", x);
+  const int64_t n = x.size(0), t = x.size(1), h = x.size(3), w = x.size(4);
+  if (trace) {
+    trace->flows_forward.assign(static_cast<size_t>(t - 1), Tensor());
+    trace->flows_backward.assign(static_cast<size_t>(t - 1), Tensor());
+  }
+  Tensor out = Tensor::empty({n, t, 3, 4 * h, 4 * w});
+  ForwardState state;
+  run_span([&](int64_t i) { return frame_of(x, i); }, 0, t, t, state,
+           [&](int64_t i, const Tensor& y) { set_frame(out, i, y); }, trace);
+  return out;
+}
+
+void BasicVsr::restore_frames(const FrameFn& frame, int64_t num_frames, const EmitFn& emit,
+                              const RestoreOptions& options) const {
+  check_chunking(options);
+  FrameCache cache(frame);
+  ForwardState state;
+  for (int64_t begin = 0; begin < num_frames; begin += options.chunk_frames) {
+    const int64_t end = std::min(begin + options.chunk_frames, num_frames);
+    const int64_t chain_end = options.independent_chunks ? end : std::min(end + options.lookahead_frames, num_frames);
+    if (options.independent_chunks) state = {};
+    run_span([&](int64_t i) { return cache.get(i); }, begin, end, chain_end, state,
+             [&](int64_t i, const Tensor& y) {
+               emit(i, y);
+               if (options.progress && !options.progress(i + 1, num_frames)) fail("restore: cancelled");
+             },
+             nullptr);
+    cache.drop_before(end);  // the forward state carries frame end-1's image itself
+  }
+}
+
+void BasicVsr::restore(const FrameSource& source, const FrameSink& sink, const RestoreOptions& options) const {
+  const CheckedSource clip(source, 3, "BasicVSR restore");
+  restore_frames([&](int64_t i) { return clip.frame(i); }, clip.num_frames(),
+                 [&](int64_t i, const Tensor& y) { sink(i, y.select0(0)); }, options);
+}
+
+// ---- RealBasicVSR -----------------------------------------------------------------------------
+
+RealBasicVsr::RealBasicVsr(Weights& w)
+    : basicvsr_(w, "basicvsr.", true, w.config_int("mid_channels"), w.config_int("num_propagation_blocks")) {
+  const int64_t c = w.config_int("mid_channels");
+  cleaning_trunk_ = ConvResidualBlocks::load(w, "image_cleaning.0", 3, c, w.config_int("num_cleaning_blocks"));
+  cleaning_out_ = Conv2d::load(w, "image_cleaning.1", 3, c, 3);
+  // Upstream stores thres / 255 and compares a float32 mean against it.
+  threshold_ = static_cast<float>(w.config_number("dynamic_refine_thres") / 255.0);
+  info_ = {w.arch(), w.config().dump(), 4, 0};
+}
+
+Tensor RealBasicVsr::residue(const Tensor& x) const { return cleaning_out_(cleaning_trunk_(x)); }
+
+Tensor RealBasicVsr::clean(const Tensor& x, int passes) const {
+  Tensor y = x;
+  for (int p = 0; p < passes; ++p) {
+    Tensor r = residue(y);
+    ops::add_(r, y);
+    y = r;
+  }
+  return y;
+}
+
+int RealBasicVsr::count_passes(const BasicVsr::FrameFn& frame, int64_t begin, int64_t end) const {
+  // Streaming: pass p needs every frame cleaned p-1 times, recomputed from the source so that
+  // memory stays bounded (a long clip is read up to 3 times).
+  for (int pass = 1; pass < kMaxCleaningPasses; ++pass) {
+    double sum = 0;
+    int64_t count = 0;
+    for (int64_t i = begin; i < end; ++i) {
+      Tensor r = residue(clean(frame(i), pass - 1));
+      for (int64_t k = 0; k < r.numel(); ++k) sum += std::fabs(r.data()[k]);
+      count += r.numel();
+    }
+    if (static_cast<float>(sum / static_cast<double>(count)) < threshold_) return pass;
+  }
+  return kMaxCleaningPasses;
+}
+
+Tensor RealBasicVsr::forward(const Tensor& lqs, RealBasicVsrTrace* trace) const {
+  check_clip("RealBasicVSR", lqs);
+  const int64_t n = lqs.size(0), t = lqs.size(1), h = lqs.size(3), w = lqs.size(4);
+  Tensor frames = lqs.reshape({n * t, 3, h, w}).clone();  // never mutate the caller's input
+  for (int pass = 1; pass <= kMaxCleaningPasses; ++pass) {
+    Tensor r = residue(frames);  // (N*T, 3, H, W), each frame on its own
+    double sum = 0;
+    for (int64_t k = 0; k < r.numel(); ++k) sum += std::fabs(r.data()[k]);
+    ops::add_(frames, r);
+    const double mean = sum / static_cast<double>(r.numel());
+    if (trace) trace->residue_means.push_back(mean);
+    if (static_cast<float>(mean) < threshold_) break;  // one statistic for the whole batch
+  }
+  Tensor cleaned = frames.reshape({n, t, 3, h, w});
+  if (trace) trace->cleaned = cleaned;
+  return basicvsr_.forward(cleaned, trace ? &trace->basicvsr : nullptr);
+}
+
+void RealBasicVsr::restore(const FrameSource& source, const FrameSink& sink, const RestoreOptions& options) const {
+  check_chunking(options);
+  const CheckedSource clip(source, 3, "RealBasicVSR restore");
+  const int64_t frames = clip.num_frames();
+  auto read = [&](int64_t i) { return clip.frame(i); };
+  auto emit = [&](int64_t i, const Tensor& y) { sink(i, y.select0(0)); };
+  if (!options.independent_chunks) {
+    // The statistic spans the whole clip, as when upstream restores it in one call.
+    const int passes = count_passes(read, 0, frames);
+    basicvsr_.restore_frames([&](int64_t i) { return clean(read(i), passes); }, frames, emit, options);
+    return;
+  }
+  // Upstream's max_seq_len: every chunk cleaned and restored on its own.
+  for (int64_t begin = 0; begin < frames; begin += options.chunk_frames) {
+    const int64_t end = std::min(begin + options.chunk_frames, frames);
+    const int passes = count_passes(read, begin, end);
+    std::map<int64_t, Tensor> cleaned;
+    for (int64_t i = begin; i < end; ++i) cleaned[i] = clean(read(i), passes);
+    BasicVsr::ForwardState state;
+    basicvsr_.run_span([&](int64_t i) { return cleaned.at(i); }, begin, end, end, state,
+                       [&](int64_t i, const Tensor& y) {
+                         emit(i, y);
+                         if (options.progress && !options.progress(i + 1, frames)) fail("restore: cancelled");
+                       },
+                       nullptr);
+  }
+}
+
+}  // namespace vrestore

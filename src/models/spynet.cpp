@@ -1,0 +1,111 @@
+#include "models/spynet.h"
+
+#include "core/check.h"
+#include "models/sequence.h"
+
+namespace vrestore {
+namespace {
+
+// ImageNet statistics (the `mean` / `std` buffers upstream, constants dropped on conversion).
+constexpr float kMean[3] = {0.485f, 0.456f, 0.406f};
+constexpr float kStd[3] = {0.229f, 0.224f, 0.225f};
+
+Tensor normalize(const Tensor& x) {
+  Tensor out = x.clone();  // (N, 3, H, W)
+  const int64_t hw = x.size(2) * x.size(3);
+  for (int64_t n = 0; n < x.size(0); ++n)
+    for (int64_t c = 0; c < 3; ++c) {
+      float* p = out.data() + (n * 3 + c) * hw;
+      for (int64_t i = 0; i < hw; ++i) p[i] = (p[i] - kMean[c]) / kStd[c];
+    }
+  return out;
+}
+
+// Scales flow channel 0 (x) by sx and channel 1 (y) by sy, in place.
+void scale_flow_(Tensor& flow, float sx, float sy) {
+  const int64_t hw = flow.size(2) * flow.size(3);
+  for (int64_t n = 0; n < flow.size(0); ++n) {
+    float* p = flow.data() + n * 2 * hw;
+    for (int64_t i = 0; i < hw; ++i) p[i] *= sx;
+    for (int64_t i = 0; i < hw; ++i) p[hw + i] *= sy;
+  }
+}
+
+}  // namespace
+
+SpyNet SpyNet::load(Weights& w, const std::string& prefix, bool mmedit_names) {
+  static constexpr int64_t kChannels[6] = {8, 32, 64, 32, 16, 2};
+  SpyNet s;
+  for (int l = 0; l < 6; ++l)
+    for (int i = 0; i < 5; ++i) {
+      std::string name = mmedit_names ? concat(prefix, "basic_module.", l, ".basic_module.", i, ".conv")
+                                      : concat(prefix, "basic_module.", l, ".basic_module.", 2 * i);
+      s.levels[l][i] = Conv2d::load(w, name, kChannels[i + 1], kChannels[i], 7,
+                                    i < 4 ? ops::Activation::ReLU : ops::Activation::None);
+    }
+  return s;
+}
+
+Tensor SpyNet::operator()(const Tensor& ref, const Tensor& supp, Tensor* at_multiple_of_32) const {
+  check_rank("SpyNet", "ref", ref, 4);
+  VR_CHECK(ref.size(1) == 3 && ref.shape() == supp.shape(), "SpyNet: ref ", ref.shape_str(), " and supp ",
+           supp.shape_str(), " must both be (N, 3, H, W)");
+  const int64_t h = ref.size(2), w = ref.size(3);
+  const int64_t hr = (h + 31) / 32 * 32, wr = (w + 31) / 32 * 32;
+  auto prepare = [&](const Tensor& x) {
+    return normalize(hr == h && wr == w ? x : ops::resize_bilinear(x, hr, wr, false));  // (N, 3, Hr, Wr)
+  };
+  // Pyramids, index 0 = coarsest (Hr/32).
+  std::array<Tensor, 6> refs, supps;
+  refs[5] = prepare(ref);
+  supps[5] = prepare(supp);
+  for (int l = 4; l >= 0; --l) {
+    refs[l] = ops::avg_pool2d(refs[l + 1], 2, 2, 0);
+    supps[l] = ops::avg_pool2d(supps[l + 1], 2, 2, 0);
+  }
+  Tensor flow;
+  for (int l = 0; l < 6; ++l) {
+    Tensor up;  // (N, 2, hl, wl)
+    if (l == 0) {
+      up = Tensor::zeros({ref.size(0), 2, refs[0].size(2), refs[0].size(3)});
+    } else {
+      up = ops::upsample_bilinear(flow, 2, /*align_corners=*/true);
+      ops::scale_(up, 2.0f);
+    }
+    // Level 0 warps with a zero flow too: upstream does, and the grid round trip is not exactly
+    // the identity.
+    Tensor warped = ops::flow_warp(supps[l], up, ops::WarpPadding::Border);
+    Tensor x = ops::cat1({refs[l], warped, up});  // (N, 8, hl, wl)
+    const Level& m = levels[static_cast<size_t>(l)];
+    flow = m[4](m[3](m[2](m[1](m[0](x)))));
+    ops::add_(flow, up);
+  }
+  if (at_multiple_of_32) *at_multiple_of_32 = flow;
+  if (hr == h && wr == w) return flow;
+  Tensor out = ops::resize_bilinear(flow, h, w, false);  // (N, 2, H, W)
+  scale_flow_(out, static_cast<float>(static_cast<double>(w) / static_cast<double>(wr)),
+              static_cast<float>(static_cast<double>(h) / static_cast<double>(hr)));
+  return out;
+}
+
+SpyNetNetwork::SpyNetNetwork(Weights& w) {
+  spynet_ = SpyNet::load(w, "", w.arch() == "mmedit.SPyNet");
+  info_ = {w.arch(), w.config().dump(), 1, 2};
+}
+
+Tensor SpyNetNetwork::forward(const Tensor& pairs) const {
+  check_rank("SpyNet", "input", pairs, 5);
+  VR_CHECK(pairs.size(1) == 2 && pairs.size(2) == 3, "SpyNet: input has shape ", pairs.shape_str(),
+           ", expected (N, 2, 3, H, W) = (ref, supp) pairs");
+  const int64_t n = pairs.size(0), h = pairs.size(3), w = pairs.size(4);
+  std::vector<int64_t> ref_rows, supp_rows;
+  for (int64_t i = 0; i < n; ++i) ref_rows.push_back(2 * i), supp_rows.push_back(2 * i + 1);
+  Tensor frames = pairs.reshape({2 * n, 3, h, w});
+  return spynet_(gather0(frames, ref_rows), gather0(frames, supp_rows));
+}
+
+void SpyNetNetwork::restore(const FrameSource&, const FrameSink&, const RestoreOptions&) const {
+  fail("SpyNet estimates optical flow and restores no frames; use forward on (N, 2, 3, H, W) pairs");
+}
+
+}  // namespace vrestore
