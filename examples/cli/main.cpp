@@ -1,6 +1,7 @@
 // vrestore command-line tool.
 //   vrestore run     --weights W --input IN --output OUT [--device cpu|cuda] [--threads N]
 //   vrestore restore --weights W --input IN --output OUT [--device cpu|cuda] [--threads N]
+//                    [--chunk-frames K] [--lookahead-frames L] [--independent-chunks 0|1]
 //   vrestore info    W
 //   vrestore diff    A.safetensors:TENSOR[i] B.safetensors:TENSOR[j]
 // Tensors are exchanged as safetensors files; errors are one line on stderr and exit code 1
@@ -31,7 +32,8 @@ const char* kUsage =
     "                   [--device cpu|cuda] [--threads N]\n"
     "      applies the network's forward once to tensor 'input', writes tensor 'output'\n"
     "  vrestore restore --weights W.safetensors --input IN.safetensors --output OUT.safetensors\n"
-    "                   [--device cpu|cuda] [--threads N]\n"
+    "                   [--device cpu|cuda] [--threads N] [--chunk-frames K] [--lookahead-frames L]\n"
+    "                   [--independent-chunks 0|1]\n"
     "      restores the clip in tensor 'input' ((T,3,H,W) or (1,T,3,H,W)), one output frame per input frame\n"
     "  vrestore info    W.safetensors\n"
     "      prints architecture, config and the tensor table\n"
@@ -54,6 +56,18 @@ std::string required(const std::map<std::string, std::string>& opts, const std::
   return it->second;
 }
 
+int64_t parse_int(const std::string& key, const std::string& text) {
+  size_t used = 0;
+  long long v = 0;
+  try {
+    v = std::stoll(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != text.size()) throw UsageError("--" + key + " expects an integer, got '" + text + "'");
+  return v;
+}
+
 vrestore::Device parse_device(const std::map<std::string, std::string>& opts) {
   auto it = opts.find("device");
   if (it == opts.end() || it->second == "cpu") return vrestore::Device::CPU;
@@ -62,7 +76,7 @@ vrestore::Device parse_device(const std::map<std::string, std::string>& opts) {
 }
 
 void apply_threads(const std::map<std::string, std::string>& opts) {
-  if (auto it = opts.find("threads"); it != opts.end()) vrestore::set_num_threads(std::stoi(it->second));
+  if (auto it = opts.find("threads"); it != opts.end()) vrestore::set_num_threads(static_cast<int>(parse_int("threads", it->second)));
 }
 
 Tensor read_tensor(const std::string& path, const std::string& name) {
@@ -95,6 +109,9 @@ int cmd_restore(const std::map<std::string, std::string>& opts) {
   if (clip.dim() == 5 && clip.size(0) == 1) clip = clip.select0(0);
   auto t0 = std::chrono::steady_clock::now();
   vrestore::RestoreOptions options;
+  if (auto it = opts.find("chunk-frames"); it != opts.end()) options.chunk_frames = parse_int("chunk-frames", it->second);
+  if (auto it = opts.find("lookahead-frames"); it != opts.end()) options.lookahead_frames = parse_int("lookahead-frames", it->second);
+  if (auto it = opts.find("independent-chunks"); it != opts.end()) options.independent_chunks = parse_int("independent-chunks", it->second) != 0;
   options.progress = [&](int64_t done, int64_t total) {
     std::fprintf(stderr, "\rrestored %lld/%lld frames (%.2f s/frame)", static_cast<long long>(done),
                  static_cast<long long>(total), seconds_since(t0) / static_cast<double>(done));
@@ -132,7 +149,7 @@ Tensor read_tensor_ref(const std::string& ref) {
   std::string name = ref.substr(colon + 1);
   long index = -1;
   if (size_t b = name.find('['); b != std::string::npos && name.back() == ']') {
-    index = std::stol(name.substr(b + 1, name.size() - b - 2));
+    index = parse_int("diff index", name.substr(b + 1, name.size() - b - 2));
     name = name.substr(0, b);
   }
   Tensor t = read_tensor(ref.substr(0, colon), name);
