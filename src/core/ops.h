@@ -15,7 +15,7 @@ constexpr float kLeakySlope = 0.1f;
 
 struct Conv2dParams {
   int stride = 1;
-  int padding = -1;  // -1: "same" for odd kernels, (k - 1) / 2
+  int padding = -1;  // -1: "same" for odd kernels, dilation * (k - 1) / 2
   int dilation = 1;
   Activation activation = Activation::None;
 };

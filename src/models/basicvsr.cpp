@@ -206,22 +206,38 @@ int RealBasicVsr::count_passes(const BasicVsr::FrameFn& frame, int64_t begin, in
   return kMaxCleaningPasses;
 }
 
+std::vector<Tensor> RealBasicVsr::clean_all(const BasicVsr::FrameFn& frame, int64_t begin, int64_t end,
+                                            std::vector<double>* residue_means) const {
+  std::vector<Tensor> frames;
+  for (int64_t i = begin; i < end; ++i) frames.push_back(frame(i).clone());  // never mutate the input
+  for (int pass = 1; pass <= kMaxCleaningPasses; ++pass) {
+    double sum = 0;
+    int64_t count = 0;
+    for (Tensor& f : frames) {
+      Tensor r = residue(f);  // each frame on its own, as upstream's per-frame cleaning
+      for (int64_t k = 0; k < r.numel(); ++k) sum += std::fabs(r.data()[k]);
+      count += r.numel();
+      ops::add_(f, r);
+    }
+    const double mean = sum / static_cast<double>(count);
+    if (residue_means) residue_means->push_back(mean);
+    if (static_cast<float>(mean) < threshold_) break;  // one statistic for all frames; strict <
+  }
+  return frames;
+}
+
 Tensor RealBasicVsr::forward(const Tensor& lqs, RealBasicVsrTrace* trace) const {
   check_clip("RealBasicVSR", lqs);
   const int64_t n = lqs.size(0), t = lqs.size(1), h = lqs.size(3), w = lqs.size(4);
-  Tensor frames = lqs.reshape({n * t, 3, h, w}).clone();  // never mutate the caller's input
-  for (int pass = 1; pass <= kMaxCleaningPasses; ++pass) {
-    Tensor r = residue(frames);  // (N*T, 3, H, W), each frame on its own
-    double sum = 0;
-    for (int64_t k = 0; k < r.numel(); ++k) sum += std::fabs(r.data()[k]);
-    ops::add_(frames, r);
-    const double mean = sum / static_cast<double>(r.numel());
-    if (trace) trace->residue_means.push_back(mean);
-    if (static_cast<float>(mean) < threshold_) break;  // one statistic for the whole batch
-  }
-  Tensor cleaned = frames.reshape({n, t, 3, h, w});
-  if (trace) trace->cleaned = cleaned;
-  return basicvsr_.forward(cleaned, trace ? &trace->basicvsr : nullptr);
+  const Tensor frames = lqs.reshape({n * t, 3, h, w});
+  std::vector<Tensor> cleaned = clean_all([&](int64_t i) { return frames.narrow0(i, 1); }, 0, n * t,
+                                          trace ? &trace->residue_means : nullptr);
+  Tensor clip = Tensor::empty({n, t, 3, h, w});
+  for (int64_t i = 0; i < n * t; ++i)
+    std::copy(cleaned[static_cast<size_t>(i)].data(), cleaned[static_cast<size_t>(i)].data() + 3 * h * w,
+              clip.data() + i * 3 * h * w);
+  if (trace) trace->cleaned = clip;
+  return basicvsr_.forward(clip, trace ? &trace->basicvsr : nullptr);
 }
 
 void RealBasicVsr::restore(const FrameSource& source, const FrameSink& sink, const RestoreOptions& options) const {
@@ -230,8 +246,15 @@ void RealBasicVsr::restore(const FrameSource& source, const FrameSink& sink, con
   const int64_t frames = clip.num_frames();
   auto read = [&](int64_t i) { return clip.frame(i); };
   auto emit = [&](int64_t i, const Tensor& y) { sink(i, y.select0(0)); };
+  if (!options.independent_chunks && frames <= options.chunk_frames + options.lookahead_frames) {
+    // Short enough to hold: clean once, exactly like forward.
+    std::vector<Tensor> cleaned = clean_all(read, 0, frames);
+    basicvsr_.restore_frames([&](int64_t i) { return cleaned[static_cast<size_t>(i)]; }, frames, emit, options);
+    return;
+  }
   if (!options.independent_chunks) {
-    // The statistic spans the whole clip, as when upstream restores it in one call.
+    // The statistic spans the whole clip, as when upstream restores it in one call: a streaming
+    // pre-scan decides the pass count, then each frame is cleaned again when it is needed.
     const int passes = count_passes(read, 0, frames);
     basicvsr_.restore_frames([&](int64_t i) { return clean(read(i), passes); }, frames, emit, options);
     return;
@@ -239,11 +262,9 @@ void RealBasicVsr::restore(const FrameSource& source, const FrameSink& sink, con
   // Upstream's max_seq_len: every chunk cleaned and restored on its own.
   for (int64_t begin = 0; begin < frames; begin += options.chunk_frames) {
     const int64_t end = std::min(begin + options.chunk_frames, frames);
-    const int passes = count_passes(read, begin, end);
-    std::map<int64_t, Tensor> cleaned;
-    for (int64_t i = begin; i < end; ++i) cleaned[i] = clean(read(i), passes);
+    std::vector<Tensor> cleaned = clean_all(read, begin, end);
     BasicVsr::ForwardState state;
-    basicvsr_.run_span([&](int64_t i) { return cleaned.at(i); }, begin, end, end, state,
+    basicvsr_.run_span([&](int64_t i) { return cleaned[static_cast<size_t>(i - begin)]; }, begin, end, end, state,
                        [&](int64_t i, const Tensor& y) {
                          emit(i, y);
                          if (options.progress && !options.progress(i + 1, frames)) fail("restore: cancelled");

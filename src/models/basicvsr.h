@@ -81,6 +81,9 @@ class RealBasicVsr final : public Network {
   // statistic (mean |residue|) over all of them per pass; strict `<` against the threshold.
   int count_passes(const BasicVsr::FrameFn& frame, int64_t begin, int64_t end) const;
   Tensor clean(const Tensor& x, int passes) const;
+  // Frames [begin, end) cleaned with upstream's dynamic refinement over exactly these frames.
+  std::vector<Tensor> clean_all(const BasicVsr::FrameFn& frame, int64_t begin, int64_t end,
+                                std::vector<double>* residue_means = nullptr) const;
 
   BasicVsr basicvsr_;
   ConvResidualBlocks cleaning_trunk_;

@@ -1,0 +1,73 @@
+// Convolution lowered to the panel GEMM (gemm.h), shared by conv2d and deform_conv2d: each image's
+// output pixels are cut into column tiles; per tile an op-specific filler writes the im2col columns
+// (K = Cin*kh*kw rows) into per-thread panel storage and the GEMM writes the (Cout, tile) block of
+// the NCHW output with bias and activation applied. Tiles are the unit of OpenMP parallelism.
+#pragma once
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdint>
+
+#include "cpu/gemm.h"
+
+namespace vrestore::cpu {
+
+// floor((in + 2*pad - dilation*(kernel-1) - 1) / stride) + 1, as in PyTorch; may be <= 0.
+inline int64_t conv_output_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad, int64_t dilation) {
+  const int64_t span = in + 2 * pad - dilation * (kernel - 1) - 1;
+  return span < 0 ? 0 : span / stride + 1;
+}
+
+// Columns per tile: the tile's panels (depth x columns floats) should stay in L2 (~1 MB of the
+// 2 MB per core here) while every weight row block streams over them; and there should be a few
+// tiles per thread so that small images still use every core.
+inline int64_t choose_tile_columns(int64_t depth, int64_t pixels, int64_t images) {
+  constexpr int64_t kL2Floats = 256 * 1024;
+  int64_t tile = std::max<int64_t>(1, kL2Floats / (std::max<int64_t>(depth, 1) * kPanelWidth)) * kPanelWidth;
+  const int64_t wanted_tiles = 2 * omp_get_max_threads();
+  const int64_t tiles_per_image = (wanted_tiles + images - 1) / std::max<int64_t>(images, 1);
+  const int64_t balanced = (pixels + tiles_per_image - 1) / tiles_per_image;
+  tile = std::min(tile, (balanced + kPanelWidth - 1) / kPanelWidth * kPanelWidth);
+  return std::max<int64_t>(tile, kPanelWidth);
+}
+
+// Storage for one tile of panels: panels(columns) * depth * kPanelWidth floats, per thread and
+// kept between calls (the tile is rebuilt for every tile, so its contents never matter).
+inline float* tile_panel_storage(int64_t depth, int64_t columns) {
+  thread_local AlignedFloats storage;
+  const int64_t panels = (columns + kPanelWidth - 1) / kPanelWidth;
+  storage.resize(static_cast<size_t>(std::max<int64_t>(panels * depth * kPanelWidth, 1)));
+  return storage.data();
+}
+
+// out (images, w.rows, pixels) = for each image n: w · B_n + bias, activated, where
+// fill_tile(n, p0, cols, storage) -> ColumnPanels provides columns [p0, p0+cols) of B_n, either
+// written into `storage` (panel layout, stride depth*kPanelWidth) or as a view of existing memory.
+template <class FillTile>
+void lowered_convolution(int64_t images, int64_t pixels, const PackedWeights& w, const float* bias,
+                         ops::Activation act, float* out, FillTile&& fill_tile) {
+  if (images == 0 || pixels == 0 || w.rows == 0) return;
+  const int64_t tile = choose_tile_columns(w.depth, pixels, images);
+  const int64_t tiles_per_image = (pixels + tile - 1) / tile;
+  const int64_t tiles = images * tiles_per_image;
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int64_t t = 0; t < tiles; ++t) {
+    const int64_t n = t / tiles_per_image;
+    const int64_t p0 = (t % tiles_per_image) * tile;
+    const int64_t cols = std::min(tile, pixels - p0);
+    const ColumnPanels b = fill_tile(n, p0, cols, tile_panel_storage(w.depth, tile));
+    gemm_bias_activation(w, b, bias, act, out + n * w.rows * pixels + p0, pixels);
+  }
+}
+
+// Zeroes the padding columns [cols, end of last panel) of every row of a tile in panel layout.
+inline void zero_panel_padding(float* panels, int64_t depth, int64_t cols) {
+  const int64_t used = cols % kPanelWidth;
+  if (used == 0) return;
+  float* last = panels + (cols / kPanelWidth) * depth * kPanelWidth;
+  for (int64_t k = 0; k < depth; ++k)
+    std::fill(last + k * kPanelWidth + used, last + (k + 1) * kPanelWidth, 0.0f);
+}
+
+}  // namespace vrestore::cpu
