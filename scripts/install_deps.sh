@@ -2,7 +2,7 @@
 # Installs what building, converting and testing vrestore needs, from Debian packages only.
 # Skips apt entirely when everything is already there.
 set -euo pipefail
-packages=(cmake ninja-build g++ libeigen3-dev nlohmann-json3-dev catch2 libbenchmark-dev
+packages=(cmake ninja-build g++ nlohmann-json3-dev catch2 libbenchmark-dev
           python3-numpy python3-torch python3-torchvision)
 missing=()
 for p in "${packages[@]}"; do
