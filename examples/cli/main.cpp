@@ -6,6 +6,8 @@
 //   vrestore diff    A.safetensors:TENSOR[i] B.safetensors:TENSOR[j]
 // Tensors are exchanged as safetensors files; errors are one line on stderr and exit code 1
 // (2 for usage errors).
+#include <unistd.h>
+
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -112,10 +114,11 @@ int cmd_restore(const std::map<std::string, std::string>& opts) {
   if (auto it = opts.find("chunk-frames"); it != opts.end()) options.chunk_frames = parse_int("chunk-frames", it->second);
   if (auto it = opts.find("lookahead-frames"); it != opts.end()) options.lookahead_frames = parse_int("lookahead-frames", it->second);
   if (auto it = opts.find("independent-chunks"); it != opts.end()) options.independent_chunks = parse_int("independent-chunks", it->second) != 0;
+  const bool terminal = isatty(fileno(stderr));  // redraw one line on a terminal, a line per frame in logs
   options.progress = [&](int64_t done, int64_t total) {
-    std::fprintf(stderr, "\rrestored %lld/%lld frames (%.2f s/frame)", static_cast<long long>(done),
-                 static_cast<long long>(total), seconds_since(t0) / static_cast<double>(done));
-    if (done == total) std::fprintf(stderr, "\n");
+    std::fprintf(stderr, "%srestored %lld/%lld frames (%.2f s/frame)%s", terminal ? "\r" : "",
+                 static_cast<long long>(done), static_cast<long long>(total),
+                 seconds_since(t0) / static_cast<double>(done), terminal && done < total ? "" : "\n");
     return true;
   };
   Tensor output = model.restore(clip, options);
