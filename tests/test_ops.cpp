@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "core/ops.h"
+#include "cpu/conv_winograd.h"
+#include "cpu/weight_cache.h"
 #include "support/fixtures.h"
 #include "vrestore/error.h"
 
@@ -17,6 +19,7 @@ using vrestore::Tensor;
 using vrestore::ops::Activation;
 using Catch::Matchers::Contains;
 namespace ops = vrestore::ops;
+namespace cpu = vrestore::cpu;
 namespace test = vrestore::test;
 
 namespace {
@@ -222,6 +225,16 @@ TEST_CASE("conv2d matches a direct convolution on awkward shapes", "[ops]") {
       {{1, 4, 10, 11}, 6, 3, 5, 1, -1, 1, true},    // non-square "same": padding 1 x 2
       {{1, 9, 5, 6}, 3, 3, 3, 3, 4, 1, true},       // stride 3, padding larger than the kernel reach
       {{1, 64, 40, 52}, 64, 3, 3, 1, 1, 1, true},   // a model shape, several tiles per image
+      {{1, 16, 37, 101}, 3, 3, 3, 1, -1, 1, true},  // few output channels: wide panels (conv_last)
+      {{2, 5, 20, 30}, 2, 7, 7, 1, 3, 1, true},     // SpyNet's last conv, N = 2
+      {{1, 7, 3, 200}, 1, 3, 3, 1, -1, 1, false},   // one output channel, panels straddling rows
+      {{1, 4, 50, 9}, 4, 5, 5, 1, 2, 2, true},      // dilation 2 on the wide panels
+      {{1, 32, 14, 15}, 24, 3, 3, 1, -1, 1, true},  // too few tiles for Winograd: direct
+      {{1, 32, 2, 2}, 64, 7, 7, 1, 3, 1, true},     // SpyNet's coarsest level: mostly padding
+      {{1, 6, 9, 400}, 8, 3, 5, 1, -1, 1, true},    // wide: tiles side by side
+      {{1, 300, 30, 60}, 5, 3, 3, 1, 1, 1, true},   // many input channels: tiles of a few rows
+      {{1, 16, 24, 24}, 32, 7, 7, 1, 3, 1, true},   // small image cut into row tiles for the threads
+      {{2, 3, 40, 41}, 4, 7, 7, 1, 2, 1, true},     // N = 2, padding smaller than "same"
   };
   int index = 0;
   for (const Case& c : cases) {
@@ -246,6 +259,91 @@ TEST_CASE("conv2d matches a direct convolution on awkward shapes", "[ops]") {
                   got, ref);
     }
     ++index;
+  }
+}
+
+TEST_CASE("conv2d 3x3 by Winograd F(4x4, 3x3) matches a direct convolution on awkward shapes", "[ops]") {
+  struct Case {
+    Shape x;
+    int64_t out_channels;
+    int padding;
+  };
+  const std::vector<Case> cases = {
+      {{2, 13, 37, 53}, 19, 1},  // N = 2; partial tiles; 14 tiles per row padded to a vector; 19 = 16 + 3 rows
+      {{1, 8, 21, 150}, 40, 0},  // no padding; a block is exactly one tile row
+      {{1, 24, 18, 100}, 8, 2},  // padding 2; blocks straddle tile rows
+      {{1, 67, 20, 33}, 64, 1},  // the trunk's first conv (3 + 64 input channels)
+      {{3, 16, 9, 70}, 16, 1},   // N = 3; last tile row has one valid output row
+      {{1, 64, 64, 64}, 64, 1},  // residual block conv at a 64x64 input
+  };
+  int index = 0;
+  for (const Case& c : cases) {
+    const unsigned seed = 900 + index++ * 7;
+    const Tensor x = random_tensor(c.x, seed);
+    const float scale = 1.0f / std::sqrt(static_cast<float>(c.x[1] * 9));
+    const Tensor w = random_tensor({c.out_channels, c.x[1], 3, 3}, seed + 1, -scale, scale);
+    const Tensor b = random_tensor({c.out_channels}, seed + 2);
+    const cpu::WinogradShape ws{c.x[0], c.x[1], c.x[2], c.x[3], c.out_channels, c.padding, c.padding,
+                                c.x[2] + 2 * c.padding - 2, c.x[3] + 2 * c.padding - 2};
+    INFO("x " << x.shape_str() << " -> " << c.out_channels << " channels, padding " << c.padding);
+    CHECK(cpu::winograd_worthwhile(ws));  // so ops::conv2d below takes this path too
+    for (Activation act : {Activation::None, Activation::ReLU, Activation::LeakyReLU}) {
+      const Tensor ref = naive_conv2d(x, w, &b, 1, c.padding, c.padding, 1, act);
+      Tensor direct = Tensor::empty(ref.shape());
+      cpu::winograd_conv3x3(x.data(), w.data(), &b.data()[0], act, ws, direct.data());
+      const std::string what = "winograd " + x.shape_str() + " -> " + ref.shape_str() + " " + activation_name(act);
+      check_close(what, direct, ref);
+      ops::Conv2dParams p;
+      p.padding = c.padding;
+      p.activation = act;
+      check_close("conv2d " + what, ops::conv2d(x, w, &b, p), ref);
+    }
+  }
+}
+
+TEST_CASE("conv2d follows weights edited in place (prepared weights are never stale)", "[ops]") {
+  struct Case {
+    Shape x;
+    int64_t out_channels, kernel;
+    int stride;
+  };
+  // Winograd, direct (7x7 and narrow), im2col (stride 2).
+  for (const Case& c : {Case{{1, 16, 24, 40}, 16, 3, 1}, Case{{1, 8, 12, 20}, 32, 7, 1}, Case{{1, 8, 12, 20}, 3, 3, 1},
+                        Case{{1, 8, 12, 20}, 16, 3, 2}}) {
+    const Tensor x = random_tensor(c.x, 31);
+    Tensor w = random_tensor({c.out_channels, c.x[1], c.kernel, c.kernel}, 32, -0.2f, 0.2f);
+    const Tensor b = random_tensor({c.out_channels}, 33);
+    ops::Conv2dParams p;
+    p.stride = c.stride;
+    const int pad = static_cast<int>(c.kernel / 2);
+    for (int round = 0; round < 3; ++round) {
+      if (round == 1) w.data()[5] += 0.5f;                                             // one value
+      if (round == 2) for (int64_t i = 0; i < w.numel(); ++i) w.data()[i] *= -1.0f;  // all of them
+      const Tensor got = ops::conv2d(x, w, &b, p);
+      check_close("conv2d k" + std::to_string(c.kernel) + " s" + std::to_string(c.stride) + " weights v" +
+                      std::to_string(round),
+                  got, naive_conv2d(x, w, &b, c.stride, pad, pad, 1, Activation::None));
+    }
+  }
+  CHECK(cpu::weight_cache_stats().bytes <= cpu::kWeightCacheBytes);
+}
+
+TEST_CASE("pixel_shuffle matches the formula at widths that are not a multiple of the vector", "[ops]") {
+  for (auto [shape, r] : {std::pair<Shape, int>{{2, 8, 5, 37}, 2}, {{1, 12, 3, 16}, 2}, {{1, 18, 4, 7}, 3}}) {
+    const Tensor x = random_tensor(shape, 77);
+    const Tensor out = ops::pixel_shuffle(x, r);
+    const int64_t n = shape[0], c = shape[1] / (r * r), h = shape[2], w = shape[3];
+    REQUIRE(out.shape() == Shape{n, c, h * r, w * r});
+    double worst = 0;
+    for (int64_t b = 0; b < n; ++b)
+      for (int64_t ch = 0; ch < c; ++ch)
+        for (int64_t y = 0; y < h * r; ++y)
+          for (int64_t xx = 0; xx < w * r; ++xx) {
+            const float want = x.data()[((b * shape[1] + ch * r * r + (y % r) * r + xx % r) * h + y / r) * w + xx / r];
+            worst = std::max(worst, static_cast<double>(std::fabs(out.data()[((b * c + ch) * h * r + y) * w * r + xx] - want)));
+          }
+    INFO("pixel_shuffle " << x.shape_str() << " r " << r);
+    CHECK(worst == 0.0);
   }
 }
 

@@ -1,12 +1,21 @@
-// conv2d (CPU): im2col of one column tile at a time into GEMM panels, then the shared panel GEMM
-// with bias and activation fused (conv_impl.h, gemm.h). 1x1 stride-1 convolutions skip im2col:
-// the input image already is the (Cin, H*W) column matrix.
+// conv2d (CPU). Every path ends in the shared panel GEMM (gemm.h) with bias and activation fused:
+//  * 3x3, stride 1, dilation 1, enough channels and pixels: Winograd F(4x4, 3x3)
+//    (conv_winograd.h), a quarter of the multiply-adds;
+//  * other stride-1 convolutions: the GEMM reads a zero-bordered copy of each output tile's input
+//    region in place ("direct", below), no im2col;
+//  * 1x1 stride-1 without padding: the input image already is the (Cin, H*W) column matrix;
+//  * strided convolutions: im2col of one column tile at a time into GEMM panels (conv_impl.h).
+// Packed (and Winograd-transformed) weights are memoised across calls (weight_cache.h).
+#include <omp.h>
+
 #include <algorithm>
 #include <vector>
 
 #include "core/check.h"
 #include "core/ops.h"
 #include "cpu/conv_impl.h"
+#include "cpu/conv_winograd.h"
+#include "cpu/weight_cache.h"
 
 namespace vrestore::ops {
 namespace {
@@ -120,16 +129,176 @@ void im2col_tile(const float* x_n, const ConvShape& s, int64_t p0, int64_t cols,
   cpu::zero_panel_padding(panels, s.depth(), cols);
 }
 
+// ---- stride-1 convolutions without im2col -------------------------------------------------------
+//
+// The output is cut into tiles of up to tile_h x tile_w pixels; for each tile the input region it
+// reads is copied into a zero-bordered, per-thread buffer of Cin planes, each hp x wp =
+// (tile_h + d*(kh-1)) x (tile_w + d*(kw-1)). Output pixel (y, x) of the tile is identified with
+// buffer position q = y*wp + x; im2col row k = (c, i, j) at column q is then
+// buffer[c*plane + (y + i*d)*wp + x + j*d] = buffer[q + offset[k]], so a panel of consecutive
+// positions reads every row k as consecutive floats of the buffer: the GEMM streams the tile in place
+// (gemm.h, Indirect kernels). Positions with x >= tile width (d*(kw-1) per buffer row) are computed
+// and discarded. Tiles bound the buffer (it stays in L2) and are the unit of parallelism.
+
+struct TileGeometry {
+  int64_t tile_h, tile_w;      // output pixels per tile (edge tiles may have fewer)
+  int64_t hp, wp, plane;       // buffer plane: (tile_h + halo) x (tile_w + halo)
+  int64_t buffer;              // floats per buffer, including the slack the last panel reads
+  int64_t tiles_y, tiles_x;
+};
+
+TileGeometry tile_geometry(const ConvShape& s, int64_t width, bool split_for_threads) {
+  TileGeometry t;
+  const int64_t halo_h = s.dilation * (s.kernel_h - 1), halo_w = s.dilation * (s.kernel_w - 1);
+  // Columns: whole rows up to four panels wide, else equal parts of at most that.
+  const int64_t max_w = std::max<int64_t>(4 * width - halo_w, width);
+  t.tiles_x = (s.out_w + max_w - 1) / max_w;
+  t.tile_w = (s.out_w + t.tiles_x - 1) / t.tiles_x;
+  // Rows: as many as keep the buffer within ~256K floats (1 MB, so it stays in L2)...
+  constexpr int64_t kBufferFloats = 256 * 1024;
+  const int64_t row_floats = s.in_channels * (t.tile_w + halo_w);
+  t.tile_h = std::clamp<int64_t>(kBufferFloats / std::max<int64_t>(row_floats, 1) - halo_h, 1, s.out_h);
+  // ... but a few tiles per thread, so that small images still use every core, as long as a tile
+  // keeps at least two panels of positions. Equal heights, so that no tile is a sliver.
+  const int64_t threads = omp_get_max_threads();
+  if (split_for_threads && threads > 1) {
+    const int64_t wanted_y = (3 * threads + s.batch * t.tiles_x - 1) / (s.batch * t.tiles_x);
+    const int64_t min_rows = (2 * width + t.tile_w + halo_w - 1) / (t.tile_w + halo_w);
+    const int64_t tiles_y = std::max((s.out_h + t.tile_h - 1) / t.tile_h,  // the buffer's bound
+                                     std::min(wanted_y, std::max<int64_t>(1, s.out_h / min_rows)));
+    t.tile_h = std::min(t.tile_h, (s.out_h + tiles_y - 1) / tiles_y);
+  }
+  t.hp = t.tile_h + halo_h;
+  t.wp = t.tile_w + halo_w;
+  t.plane = t.hp * t.wp;
+  // The last panel starts before position tile_h*wp and reads `width` floats plus the kernel's
+  // reach past it; in the last plane that may run past the end of the buffer.
+  const int64_t positions = (t.tile_h - 1) * t.wp + t.tile_w;
+  const int64_t panels = (positions + width - 1) / width;
+  const int64_t reach = halo_h * t.wp + halo_w;
+  t.buffer = s.in_channels * t.plane + std::max<int64_t>(0, panels * width + reach - t.plane);
+  t.tiles_y = (s.out_h + t.tile_h - 1) / t.tile_h;
+  return t;
+}
+
+// Copies the input region of the tile at output (oy, ox) into buf (zero outside the image).
+void fill_tile(const float* x_n, const ConvShape& s, const TileGeometry& t, int64_t oy, int64_t ox, float* buf) {
+  const int64_t y0 = oy - s.pad_h, x0 = ox - s.pad_w;  // input coordinates of buffer (0, 0)
+  const int64_t x_lo = std::clamp<int64_t>(-x0, 0, t.wp), x_hi = std::clamp<int64_t>(s.width - x0, x_lo, t.wp);
+  for (int64_t c = 0; c < s.in_channels; ++c) {
+    const float* src = x_n + c * s.height * s.width;
+    float* dst = buf + c * t.plane;
+    for (int64_t r = 0; r < t.hp; ++r, dst += t.wp) {
+      const int64_t y = y0 + r;
+      if (y < 0 || y >= s.height || x_hi == x_lo) {
+        std::fill(dst, dst + t.wp, 0.0f);
+        continue;
+      }
+      std::fill(dst, dst + x_lo, 0.0f);
+      std::copy(src + y * s.width + x0 + x_lo, src + y * s.width + x0 + x_hi, dst + x_lo);
+      std::fill(dst + x_hi, dst + t.wp, 0.0f);
+    }
+  }
+  std::fill(buf + s.in_channels * t.plane, buf + t.buffer, 0.0f);
+}
+
+void direct_conv2d(const float* x, const ConvShape& s, const cpu::PackedWeights& w, const float* bias,
+                   Activation act, float* out) {
+  // A convolution with few output channels (conv_last, 64 -> 3) uses wider panels.
+  const bool narrow = w.rows <= cpu::kNarrowRows;
+  const int64_t width = (narrow ? cpu::kWideVecs : cpu::kPanelVecs) * cpu::kVecLanes;  // positions per panel
+  const cpu::PanelKernel* kernels = narrow ? cpu::kWideIndirectPanelKernels.data() : cpu::kIndirectPanelKernels.data();
+  // Multiply-adds, including the discarded positions: small convolutions run on the calling thread.
+  const int64_t work = s.batch * s.out_h * (s.out_w + s.dilation * (s.kernel_w - 1)) * s.depth() * w.rows;
+  const bool parallel = work > (1 << 18);
+  const TileGeometry t = tile_geometry(s, width, parallel);
+
+  std::vector<int64_t> offsets(static_cast<size_t>(s.depth()));
+  for (int64_t c = 0, k = 0; c < s.in_channels; ++c)
+    for (int64_t i = 0; i < s.kernel_h; ++i)
+      for (int64_t j = 0; j < s.kernel_w; ++j, ++k)
+        offsets[static_cast<size_t>(k)] = c * t.plane + i * s.dilation * t.wp + j * s.dilation;
+
+  const int64_t pixels = s.out_h * s.out_w, image = s.in_channels * s.height * s.width;
+  const int64_t tiles = s.batch * t.tiles_y * t.tiles_x;
+#pragma omp parallel for schedule(dynamic, 1) if (parallel && tiles > 1)
+  for (int64_t tile = 0; tile < tiles; ++tile) {
+    const int64_t n = tile / (t.tiles_y * t.tiles_x);
+    const int64_t oy = (tile / t.tiles_x) % t.tiles_y * t.tile_h, ox = tile % t.tiles_x * t.tile_w;
+    const int64_t rows_here = std::min(t.tile_h, s.out_h - oy), cols_here = std::min(t.tile_w, s.out_w - ox);
+    thread_local cpu::AlignedFloats storage;
+    storage.resize(static_cast<size_t>(t.buffer));
+    float* buf = storage.data();
+    fill_tile(x + n * image, s, t, oy, ox, buf);
+    float* out_n = out + n * w.rows * pixels;
+
+    constexpr int64_t kMaxWidth = std::max(cpu::kPanelVecs, cpu::kWideVecs) * cpu::kVecLanes;
+    alignas(64) float temp[cpu::kRowBlock * kMaxWidth];
+    struct Run {
+      int64_t column, pixel, length;  // column in the panel, output pixel, length
+    };
+    Run runs[kMaxWidth];
+    const int64_t positions = (rows_here - 1) * t.wp + cols_here;
+    for (int64_t p0 = 0; p0 < positions; p0 += width) {
+      const int64_t p1 = std::min(positions, p0 + width);
+      // The panel's valid pixels as runs within output rows.
+      int nruns = 0;
+      for (int64_t p = p0; p < p1;) {
+        const int64_t y = p / t.wp, xo = p % t.wp;
+        if (xo >= cols_here) {
+          p += t.wp - xo;
+          continue;
+        }
+        const int64_t len = std::min(cols_here - xo, p1 - p);
+        runs[nruns++] = {p - p0, (oy + y) * s.out_w + ox + xo, len};
+        p += len;
+      }
+      const bool in_place = nruns == 1 && runs[0].column == 0;  // one run from the panel's start
+      for (int64_t r0 = 0; r0 < w.rows; r0 += cpu::kRowBlock) {
+        const int rows = static_cast<int>(std::min<int64_t>(cpu::kRowBlock, w.rows - r0));
+        const cpu::PanelKernel kernel = kernels[rows - 1];
+        const float* b = bias ? bias + r0 : nullptr;
+        if (in_place) {
+          kernel(w.block(r0 / cpu::kRowBlock), buf + p0, offsets.data(), 0, w.depth, b, act,
+                 out_n + r0 * pixels + runs[0].pixel, pixels, runs[0].length);
+          continue;
+        }
+        kernel(w.block(r0 / cpu::kRowBlock), buf + p0, offsets.data(), 0, w.depth, b, act, temp, width, width);
+        for (int r = 0; r < rows; ++r)
+          for (int i = 0; i < nruns; ++i)
+            std::copy(temp + r * width + runs[i].column, temp + r * width + runs[i].column + runs[i].length,
+                      out_n + (r0 + r) * pixels + runs[i].pixel);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor* bias, const Conv2dParams& p) {
   const ConvShape s = check_conv2d_args(x, weight, bias, p);
   Tensor out = Tensor::empty({s.batch, s.out_channels, s.out_h, s.out_w});  // (N, Cout, Ho, Wo)
-  const cpu::PackedWeights w = cpu::pack_weights(weight.data(), s.out_channels, s.depth());
+
   const int64_t pixels = s.out_h * s.out_w;
   const bool pointwise = s.kernel_h == 1 && s.kernel_w == 1 && s.stride == 1 && s.pad_h == 0 && s.pad_w == 0;
   const float* x_data = x.data();
   const int64_t image_size = s.in_channels * s.height * s.width;
+  if (s.stride == 1 && s.dilation == 1 && s.kernel_h == 3 && s.kernel_w == 3) {
+    const cpu::WinogradShape ws{s.batch, s.in_channels, s.height, s.width, s.out_channels,
+                                s.pad_h, s.pad_w, s.out_h, s.out_w};
+    if (cpu::winograd_worthwhile(ws)) {
+      cpu::winograd_conv3x3(x_data, weight.data(), bias ? bias->data() : nullptr, p.activation, ws, out.data());
+      return out;
+    }
+  }
+  const std::shared_ptr<const cpu::PackedWeights> packed = cpu::cached_weights<cpu::PackedWeights>(
+      weight.data(), weight.numel(), cpu::WeightPrep::Packed, s.out_channels, s.depth(),
+      [&] { return cpu::pack_weights(weight.data(), s.out_channels, s.depth()); });
+  const cpu::PackedWeights& w = *packed;
+  if (s.stride == 1 && !pointwise) {
+    direct_conv2d(x_data, s, w, bias ? bias->data() : nullptr, p.activation, out.data());
+    return out;
+  }
 
   cpu::lowered_convolution(
       s.batch, pixels, w, bias ? bias->data() : nullptr, p.activation, out.data(),

@@ -20,6 +20,7 @@
 #include "core/check.h"
 #include "core/ops.h"
 #include "cpu/conv_impl.h"
+#include "cpu/weight_cache.h"
 
 namespace vrestore::ops {
 namespace {
@@ -319,7 +320,10 @@ Tensor deform_conv2d(const Tensor& x, const Tensor& offset, const Tensor& mask, 
                      const Tensor* bias, const DeformConv2dParams& p) {
   const DeformShape s = check_deform_conv2d_args(x, offset, mask, weight, bias, p);
   Tensor out = Tensor::empty({s.batch, s.out_channels, s.out_h, s.out_w});  // (N, Cout, Ho, Wo)
-  const cpu::PackedWeights w = cpu::pack_weights(weight.data(), s.out_channels, s.depth());
+  const std::shared_ptr<const cpu::PackedWeights> packed = cpu::cached_weights<cpu::PackedWeights>(
+      weight.data(), weight.numel(), cpu::WeightPrep::Packed, s.out_channels, s.depth(),
+      [&] { return cpu::pack_weights(weight.data(), s.out_channels, s.depth()); });
+  const cpu::PackedWeights& w = *packed;
   const int64_t pixels = s.out_h * s.out_w;
   const int64_t offset_size = 2 * s.groups * s.taps() * pixels, mask_size = s.groups * s.taps() * pixels;
   VR_CHECK((s.height + 2) * (s.width + 2) <= INT32_MAX, "deform_conv2d: x has shape ", x.shape_str(),

@@ -1,6 +1,8 @@
 // The matrix product behind conv2d and deform_conv2d (CPU):
 //   out (M, cols) = W (M, K) · B (K, cols) + bias, then the fused activation,
-// where W is the weight viewed as (Cout, Cin*kh*kw) and B is a tile of im2col columns.
+// where W is the weight viewed as (Cout, Cin*kh*kw) and B is a tile of im2col columns, a
+// zero-bordered input tile read in place (Indirect kernels, conv2d.cpp), or the transformed input
+// tiles of a Winograd convolution (W then is one transformed (Cout, Cin) matrix; conv_winograd.cpp).
 //
 // Why not Eigen's GEMM: at the convolution shapes of these networks (M = 64, K = 576, cols in the
 // tens of thousands) Eigen 3.4 reaches ~90 GFLOP/s on 2 AVX-512 cores, below oneDNN's ~140; this
@@ -14,6 +16,7 @@
 //   ColumnPanels:  B in panels of kPanelWidth consecutive columns; panel q, row k, column j lives at
 //                  data[q * panel_stride + k * row_stride + j]. Vector operand. All kPanelWidth
 //                  columns of every panel must be readable (im2col pads the last panel with zeros).
+//                  Indirect kernels instead take row k of a panel at b + offsets[k].
 #pragma once
 
 #include <algorithm>
@@ -77,7 +80,24 @@ struct PackedWeights {
   int64_t depth = 0;  // K = Cin*kh*kw
   AlignedFloats data;
   const float* block(int64_t b) const { return data.data() + b * depth * kRowBlock; }
+  // Where W[row, k] lives.
+  float& at(int64_t row, int64_t k) { return data.data()[(row / kRowBlock * depth + k) * kRowBlock + row % kRowBlock]; }
 };
+
+// Zero-filled storage for a rows x depth matrix (the padding rows of the last block stay zero).
+inline PackedWeights allocate_packed(int64_t rows, int64_t depth) {
+  PackedWeights w;
+  w.rows = rows;
+  w.depth = depth;
+  const int64_t floats = std::max<int64_t>((rows + kRowBlock - 1) / kRowBlock * depth * kRowBlock, 1);
+  w.data.resize(static_cast<size_t>(floats));
+  std::fill(w.data.data(), w.data.data() + floats, 0.0f);
+  return w;
+}
+
+inline size_t prepared_bytes(const PackedWeights& w) {
+  return static_cast<size_t>((w.rows + kRowBlock - 1) / kRowBlock * w.depth * kRowBlock) * sizeof(float);
+}
 
 // weight (rows, depth) row-major, i.e. a PyTorch (Cout, Cin, kh, kw) tensor as it is stored.
 inline PackedWeights pack_weights(const float* weight, int64_t rows, int64_t depth) {
@@ -114,50 +134,78 @@ inline Vec activate(Vec v, ops::Activation act) {
   return v;
 }
 
-// out[r, 0:cols) for r < Rows = a-block · one panel of B, + bias, activated. Each output is one
-// sequential fused multiply-add chain over k.
-template <int Rows>
-void panel_kernel(const float* __restrict a, const float* __restrict b, int64_t b_row_stride, int64_t depth,
-                  const float* bias, ops::Activation act, float* __restrict out, int64_t out_row_stride,
-                  int64_t cols) {
-  Vec acc[Rows][kPanelVecs] = {};
+// out[r, 0:cols) for r < Rows = a-block · one panel of B (Vecs vectors wide), + bias, activated.
+// Each output is one sequential fused multiply-add chain over k. Row k of the panel starts at
+// b + k * b_row_stride, or with Indirect at b + b_row_offsets[k] (a convolution reading its padded
+// input in place: row k is the input shifted by tap k, so the offsets depend on k only).
+//
+// Indirect panels are read straight from a large input, dozens of rows (channels x kernel rows)
+// at a time: more streams than the hardware prefetchers follow. So the kernel prefetches the same
+// rows two panels ahead, two cache lines per k (a row serves kw consecutive k).
+template <int Rows, int Vecs, bool Indirect>
+void panel_kernel(const float* __restrict a, const float* __restrict b, const int64_t* __restrict b_row_offsets,
+                  int64_t b_row_stride, int64_t depth, const float* bias, ops::Activation act, float* __restrict out,
+                  int64_t out_row_stride, int64_t cols) {
+  constexpr int kWidth = Vecs * kVecLanes;
+  constexpr int kLineFloats = 64 / sizeof(float);
+  constexpr int kAheadLines = (kWidth + kLineFloats - 1) / kLineFloats + 1;  // lines of an unaligned row
+  Vec acc[Rows][Vecs] = {};
   for (int64_t k = 0; k < depth; ++k) {
-    const float* bk = b + k * b_row_stride;
-    Vec bv[kPanelVecs];
-#pragma GCC unroll 4
-    for (int i = 0; i < kPanelVecs; ++i) bv[i] = *reinterpret_cast<const Vec*>(bk + i * kVecLanes);
+    const float* bk = Indirect ? b + b_row_offsets[k] : b + k * b_row_stride;
+    if constexpr (Indirect) {
+      const int line = static_cast<int>((2 * k) % kAheadLines);
+      __builtin_prefetch(bk + 2 * kWidth + line * kLineFloats);
+      __builtin_prefetch(bk + 2 * kWidth + ((line + 1) % kAheadLines) * kLineFloats);
+    }
+    Vec bv[Vecs];
+#pragma GCC unroll 8
+    for (int i = 0; i < Vecs; ++i) bv[i] = *reinterpret_cast<const Vec*>(bk + i * kVecLanes);
 #pragma GCC unroll 8
     for (int r = 0; r < Rows; ++r) {
       const float ar = a[k * kRowBlock + r];
-#pragma GCC unroll 4
-      for (int i = 0; i < kPanelVecs; ++i) acc[r][i] += bv[i] * ar;
+#pragma GCC unroll 8
+      for (int i = 0; i < Vecs; ++i) acc[r][i] += bv[i] * ar;
     }
   }
 #pragma GCC unroll 8
   for (int r = 0; r < Rows; ++r) {
     const float br = bias ? bias[r] : 0.0f;
     float* out_r = out + r * out_row_stride;
-    if (cols == kPanelWidth) {
-#pragma GCC unroll 4
-      for (int i = 0; i < kPanelVecs; ++i)
+    if (cols == kWidth) {
+#pragma GCC unroll 8
+      for (int i = 0; i < Vecs; ++i)
         *reinterpret_cast<Vec*>(out_r + i * kVecLanes) = activate(acc[r][i] + br, act);
     } else {
-      alignas(64) float row[kPanelWidth];
-      for (int i = 0; i < kPanelVecs; ++i) *reinterpret_cast<Vec*>(row + i * kVecLanes) = activate(acc[r][i] + br, act);
+      alignas(64) float row[kWidth];
+      for (int i = 0; i < Vecs; ++i) *reinterpret_cast<Vec*>(row + i * kVecLanes) = activate(acc[r][i] + br, act);
       std::memcpy(out_r, row, static_cast<size_t>(cols) * sizeof(float));
     }
   }
 }
 
-using PanelKernel = void (*)(const float*, const float*, int64_t, int64_t, const float*, ops::Activation, float*,
-                             int64_t, int64_t);
+using PanelKernel = void (*)(const float*, const float*, const int64_t*, int64_t, int64_t, const float*,
+                             ops::Activation, float*, int64_t, int64_t);
 
-// panel_kernel<1> ... panel_kernel<kRowBlock>, indexed by rows - 1 (for a last, partial row block).
-template <size_t... I>
+// panel_kernel<1, ...> ... panel_kernel<N, ...>, indexed by rows - 1 (for a last, partial row block).
+template <int Vecs, bool Indirect, size_t... I>
 constexpr std::array<PanelKernel, sizeof...(I)> make_panel_kernels(std::index_sequence<I...>) {
-  return {&panel_kernel<static_cast<int>(I) + 1>...};
+  return {&panel_kernel<static_cast<int>(I) + 1, Vecs, Indirect>...};
 }
-inline constexpr auto kPanelKernels = make_panel_kernels(std::make_index_sequence<kRowBlock>{});
+inline constexpr auto kPanelKernels = make_panel_kernels<kPanelVecs, false>(std::make_index_sequence<kRowBlock>{});
+inline constexpr auto kIndirectPanelKernels =
+    make_panel_kernels<kPanelVecs, true>(std::make_index_sequence<kRowBlock>{});
+
+// Few output rows leave registers for wider panels: twice the columns for at most kNarrowRows
+// rows (Rows * Vecs accumulators + Vecs B vectors + a broadcast must fit the register file).
+#if defined(__AVX512F__)
+constexpr int kNarrowRows = 4;
+constexpr int kWideVecs = 2 * kPanelVecs;
+#else
+constexpr int kNarrowRows = 2;
+constexpr int kWideVecs = kPanelVecs;
+#endif
+inline constexpr auto kWideIndirectPanelKernels =
+    make_panel_kernels<kWideVecs, true>(std::make_index_sequence<kNarrowRows>{});
 
 // out (w.rows, b.cols), rows out_row_stride apart = w · b + bias, activated. Single-threaded: the
 // callers parallelise over column tiles. Row blocks outside, panels inside, so the weight block
@@ -171,7 +219,7 @@ inline void gemm_bias_activation(const PackedWeights& w, const ColumnPanels& b, 
     const float* a = w.block(r0 / kRowBlock);
     for (int64_t q = 0; q < panels; ++q) {
       const int64_t cols = std::min<int64_t>(kPanelWidth, b.cols - q * kPanelWidth);
-      kernel(a, b.data + q * b.panel_stride, b.row_stride, w.depth, bias ? bias + r0 : nullptr, act,
+      kernel(a, b.data + q * b.panel_stride, nullptr, b.row_stride, w.depth, bias ? bias + r0 : nullptr, act,
              out + r0 * out_row_stride + q * kPanelWidth, out_row_stride, cols);
     }
   }

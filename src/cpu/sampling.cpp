@@ -78,6 +78,28 @@ float bilinear_ratio(int64_t in, int64_t out, float unaligned_ratio, bool align_
   return unaligned_ratio;
 }
 
+// ---- pixel shuffle -------------------------------------------------------------------------------
+
+// out[2t] = a[t], out[2t + 1] = b[t] for t < n.
+void interleave_pair(const float* a, const float* b, int64_t n, float* out) {
+  int64_t t = 0;
+#if defined(__GNUC__)
+  constexpr int kLanes = 16;
+  typedef float V __attribute__((vector_size(kLanes * sizeof(float)), aligned(alignof(float))));
+  for (; t + kLanes <= n; t += kLanes) {
+    const V va = *reinterpret_cast<const V*>(a + t), vb = *reinterpret_cast<const V*>(b + t);
+    *reinterpret_cast<V*>(out + 2 * t) =
+        __builtin_shufflevector(va, vb, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    *reinterpret_cast<V*>(out + 2 * t + kLanes) =
+        __builtin_shufflevector(va, vb, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  }
+#endif
+  for (; t < n; ++t) {
+    out[2 * t] = a[t];
+    out[2 * t + 1] = b[t];
+  }
+}
+
 // ---- pooling -------------------------------------------------------------------------------------
 
 struct PoolShape {
@@ -156,10 +178,13 @@ Tensor pixel_shuffle(const Tensor& x, int r) {
   for (int64_t out_row = 0; out_row < n * c * h * r; ++out_row) {
     const int64_t nc = out_row / (h * r), y = (out_row % (h * r)) / r, i = out_row % r;
     float* o = dst + out_row * w * r;
-    for (int64_t j = 0; j < r; ++j) {
-      const float* in_row = src + ((nc * r * r + i * r + j) * h + y) * w;
-      for (int64_t xx = 0; xx < w; ++xx) o[xx * r + j] = in_row[xx];
+    const float* first = src + ((nc * r * r + i * r) * h + y) * w;  // input row of j = 0; j steps h*w
+    if (r == 2) {
+      interleave_pair(first, first + h * w, w, o);
+      continue;
     }
+    for (int64_t xx = 0; xx < w; ++xx)
+      for (int64_t j = 0; j < r; ++j) o[xx * r + j] = first[j * h * w + xx];
   }
   return out;
 }

@@ -1,0 +1,402 @@
+// Winograd F(4x4, 3x3) convolution (see conv_winograd.h).
+//
+// Tiles and columns. Output tile (ty, tx) covers output rows 4ty..4ty+3 and columns 4tx..4tx+3 and
+// reads the 6x6 input patch at (4ty - pad_h, 4tx - pad_w). Tile rows are padded to a multiple of
+// kVecLanes tiles, so one vector = kVecLanes horizontally adjacent tiles of one tile row: the
+// transforms work on whole vectors (lane t = tile t), the GEMM column of tile (ty, tx) is
+// ty * padded_tiles_x + tx, and a GEMM panel (kPanelWidth columns) is kPanelVecs such vectors.
+//
+// Work unit = one panel of one image (a "block"), on one thread: input transform of the block into
+// V (Cin x 36 x panel), then per chunk of output channels the 36 GEMMs into M (chunk x 36 x panel)
+// and the output transform from M into the NCHW output. V stays in L2, the small M in L1/L2.
+//
+// Moving between pixels and tiles needs stride-4 de-interleaving of an input row (lane t of tap k is
+// row[4t + k]) and the inverse interleave on output; both are two levels of two-source shuffles.
+#include "cpu/conv_winograd.h"
+
+#include <omp.h>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "cpu/gemm.h"
+#include "cpu/weight_cache.h"
+
+namespace vrestore::cpu {
+namespace {
+
+constexpr int L = kVecLanes;
+constexpr int kTile = 4;        // output tile side
+constexpr int kAlpha = 6;       // input tile side
+constexpr int kPositions = 36;  // kAlpha^2 transformed points = GEMMs
+constexpr int64_t kChunkRows = 16;  // output channels per M buffer (multiple of kRowBlock; 16 measured
+                                    // 3-7% faster than 32 or 64)
+static_assert(kChunkRows % kRowBlock == 0);
+
+inline Vec load(const float* p) { return *reinterpret_cast<const Vec*>(p); }
+inline void store(float* p, Vec v) { *reinterpret_cast<Vec*>(p) = v; }
+inline Vec splat(float f) { return Vec{} + f; }
+
+// ---- shuffles ------------------------------------------------------------------------------------
+// Index i of a two-source shuffle selects element i of a (i < L) or element i - L of b.
+
+// De-interleave, first level: lanes [0, L/2) take element 4t + p, lanes [L/2, L) element 4t + p + 1.
+constexpr int deint_pair(int i, int p) { return i < L / 2 ? 4 * i + p : 4 * (i - L / 2) + p + 1; }
+// Second level: low halves of a and b, or high halves.
+constexpr int take_halves(int i, int high) { return (i < L / 2 ? i : i - L / 2 + L) + high * (L / 2); }
+// Interleave, first level: (a[t], b[t]) pairs for t in [h*L/2, h*L/2 + L/2).
+constexpr int zip_pairs(int i, int h) { return (i % 2 ? L : 0) + h * (L / 2) + i / 2; }
+// Second level: (a[2t], a[2t+1], b[2t], b[2t+1]) for t in [q*L/4, q*L/4 + L/4).
+constexpr int zip_quads(int i, int q) { return ((i / 2) % 2 ? L : 0) + 2 * (q * (L / 4) + i / 4) + i % 2; }
+// Shift down one lane, taking b[0] into the top lane.
+constexpr int shift_one(int i) { return i + 1; }
+
+template <class Fn, size_t... I>
+inline Vec shuffle_seq(Vec a, Vec b, std::index_sequence<I...>) {
+  return __builtin_shufflevector(a, b, Fn::at(static_cast<int>(I))...);
+}
+
+struct DeintPair0 { static constexpr int at(int i) { return deint_pair(i, 0); } };
+struct DeintPair2 { static constexpr int at(int i) { return deint_pair(i, 2); } };
+struct HalvesLow { static constexpr int at(int i) { return take_halves(i, 0); } };
+struct HalvesHigh { static constexpr int at(int i) { return take_halves(i, 1); } };
+struct ZipLow { static constexpr int at(int i) { return zip_pairs(i, 0); } };
+struct ZipHigh { static constexpr int at(int i) { return zip_pairs(i, 1); } };
+template <int Q>
+struct Quads { static constexpr int at(int i) { return zip_quads(i, Q); } };
+struct ShiftOne { static constexpr int at(int i) { return shift_one(i); } };
+
+template <class Fn>
+inline Vec shuffle(Vec a, Vec b) {
+  return shuffle_seq<Fn>(a, b, std::make_index_sequence<L>{});
+}
+
+// An input row segment [x0, x0 + 4L + 2): four vectors and the two floats after them, zero where
+// the segment leaves the row [0, width).
+struct RowSegment {
+  Vec a[4];
+  float e4, e5;
+};
+
+// Loads the segment at columns [x0, x0 + 4L + 2) of any row; what is inside [0, width) depends
+// only on x0, so it is worked out once per vector of tiles.
+class SegmentLoader {
+ public:
+  SegmentLoader(int64_t x0, int64_t width) : x0_(x0) {
+    inside_ = x0 >= 0 && x0 + 4 * L + 2 <= width;
+    for (int k = 0; k < 5; ++k) {
+      lo_[k] = static_cast<int>(std::clamp<int64_t>(-(x0 + k * L), 0, L));
+      hi_[k] = static_cast<int>(std::clamp<int64_t>(width - (x0 + k * L), 0, L));
+#if defined(__AVX512F__)
+      mask_[k] = hi_[k] > lo_[k] ? static_cast<__mmask16>(((1u << hi_[k]) - 1) & ~((1u << lo_[k]) - 1)) : 0;
+#endif
+    }
+  }
+
+  RowSegment load(const float* row) const {
+    RowSegment r;
+    if (inside_) {
+      for (int k = 0; k < 4; ++k) r.a[k] = vrestore::cpu::load(row + x0_ + k * L);
+      r.e4 = row[x0_ + 4 * L];
+      r.e5 = row[x0_ + 4 * L + 1];
+      return r;
+    }
+#if defined(__AVX512F__)
+    // Masked-off lanes are not accessed, so the addresses may lie outside the row.
+    const uintptr_t base = reinterpret_cast<uintptr_t>(row) + x0_ * static_cast<int64_t>(sizeof(float));
+    for (int k = 0; k < 4; ++k)
+      r.a[k] = reinterpret_cast<Vec>(_mm512_maskz_loadu_ps(mask_[k], reinterpret_cast<const float*>(base) + k * L));
+    const __m512 tail = _mm512_maskz_loadu_ps(mask_[4] & 3, reinterpret_cast<const float*>(base) + 4 * L);
+    r.e4 = reinterpret_cast<Vec>(tail)[0];
+    r.e5 = reinterpret_cast<Vec>(tail)[1];
+#else
+    for (int k = 0; k < 4; ++k) {
+      r.a[k] = Vec{};
+      for (int i = lo_[k]; i < hi_[k]; ++i) r.a[k][i] = row[x0_ + k * L + i];
+    }
+    r.e4 = lo_[4] <= 0 && hi_[4] > 0 ? row[x0_ + 4 * L] : 0.0f;
+    r.e5 = lo_[4] <= 1 && hi_[4] > 1 ? row[x0_ + 4 * L + 1] : 0.0f;
+#endif
+    return r;
+  }
+
+ private:
+  int64_t x0_;
+  bool inside_;
+  int lo_[5], hi_[5];  // lanes [lo, hi) of vector k (k = 4: the two extra floats) are inside the row
+#if defined(__AVX512F__)
+  __mmask16 mask_[5];
+#endif
+};
+
+// d[k] lane t = segment[4t + k], k < 6.
+inline void deinterleave6(const RowSegment& r, Vec d[6]) {
+  const Vec lo01 = shuffle<DeintPair0>(r.a[0], r.a[1]), hi01 = shuffle<DeintPair0>(r.a[2], r.a[3]);
+  const Vec lo23 = shuffle<DeintPair2>(r.a[0], r.a[1]), hi23 = shuffle<DeintPair2>(r.a[2], r.a[3]);
+  d[0] = shuffle<HalvesLow>(lo01, hi01);
+  d[1] = shuffle<HalvesHigh>(lo01, hi01);
+  d[2] = shuffle<HalvesLow>(lo23, hi23);
+  d[3] = shuffle<HalvesHigh>(lo23, hi23);
+  Vec e4{}, e5{};
+  e4[0] = r.e4;
+  e5[0] = r.e5;
+  d[4] = shuffle<ShiftOne>(d[0], e4);
+  d[5] = shuffle<ShiftOne>(d[1], e5);
+}
+
+// out[4t + c] = o[c] lane t: four vectors of consecutive outputs.
+inline void interleave4(const Vec o[4], Vec w[4]) {
+  const Vec p01l = shuffle<ZipLow>(o[0], o[1]), p01h = shuffle<ZipHigh>(o[0], o[1]);
+  const Vec p23l = shuffle<ZipLow>(o[2], o[3]), p23h = shuffle<ZipHigh>(o[2], o[3]);
+  w[0] = shuffle<Quads<0>>(p01l, p23l);
+  w[1] = shuffle<Quads<1>>(p01l, p23l);
+  w[2] = shuffle<Quads<0>>(p01h, p23h);
+  w[3] = shuffle<Quads<1>>(p01h, p23h);
+}
+
+// ---- 1-D transforms ------------------------------------------------------------------------------
+
+// Interpolation points 0, 1, -1, 1/2, -2 and infinity. Against the textbook 0, ±1, ±2 they halve the
+// rounding error of the transforms (simulated and measured: max |error| ~2.4e-6 instead of ~5e-6
+// for 64 input channels of values in [-1, 1]) for three more operations per 1-D transform.
+
+// u = B^T d:
+//   [1 -1.5   -2  1.5    1    0]
+//   [0   -1  0.5  2.5    1    0]
+//   [0    1 -2.5  0.5    1    0]
+//   [0   -2   -1    2    1    0]
+//   [0  0.5   -1 -0.5    1    0]
+//   [0    1 -1.5   -2  1.5    1]
+inline void input_1d(const Vec d[6], Vec u[6]) {
+  const Vec a = d[3] - d[1], b = d[4] - d[2];
+  u[0] = (d[0] - d[2]) + b + 1.5f * a;
+  u[1] = (a + b) + 1.5f * (d[2] + d[3]);
+  u[2] = (b - a) + 1.5f * (d[3] - d[2]);
+  u[3] = b + 2.0f * a;
+  u[4] = b - 0.5f * a;
+  u[5] = (d[5] - d[3]) - a + 1.5f * b;
+}
+
+// y = A^T m:
+//   [1  1  1  1      1  0]
+//   [0  1 -1  1/2   -2  0]
+//   [0  1  1  1/4    4  0]
+//   [0  1 -1  1/8   -8  1]
+inline void output_1d(const Vec m[6], Vec y[4]) {
+  const Vec p1 = m[1] + m[2], n1 = m[1] - m[2];
+  y[0] = m[0] + p1 + m[3] + m[4];
+  y[1] = n1 + 0.5f * m[3] - 2.0f * m[4];
+  y[2] = p1 + 0.25f * m[3] + 4.0f * m[4];
+  y[3] = n1 + 0.125f * m[3] - 8.0f * m[4] + m[5];
+}
+
+// G, 6x3 (applied in double to the weights).
+constexpr double kG[6][3] = {{1, 0, 0},
+                             {1.0 / 3, 1.0 / 3, 1.0 / 3},
+                             {-1.0 / 3, 1.0 / 3, -1.0 / 3},
+                             {-16.0 / 15, -8.0 / 15, -4.0 / 15},
+                             {1.0 / 15, -2.0 / 15, 4.0 / 15},
+                             {0, 0, 1}};
+
+// ---- geometry ------------------------------------------------------------------------------------
+
+struct Grid {
+  int64_t tiles_y, tiles_x, padded_x;  // padded_x: tiles per tile row, a multiple of L
+  int64_t columns() const { return tiles_y * padded_x; }
+};
+
+Grid make_grid(const WinogradShape& s) {
+  Grid g;
+  g.tiles_y = (s.out_h + kTile - 1) / kTile;
+  g.tiles_x = (s.out_w + kTile - 1) / kTile;
+  g.padded_x = (g.tiles_x + L - 1) / L * L;
+  return g;
+}
+
+// Transformed weights: one (Cout x Cin) matrix per position, packed for the GEMM.
+struct WinogradWeights {
+  std::vector<PackedWeights> positions;  // kPositions
+};
+
+size_t prepared_bytes(const WinogradWeights& w) {
+  size_t bytes = 0;
+  for (const PackedWeights& p : w.positions) bytes += prepared_bytes(p);
+  return bytes;
+}
+
+WinogradWeights transform_weights(const float* weight, int64_t cout, int64_t cin) {
+  WinogradWeights u;
+  u.positions.reserve(kPositions);
+  for (int p = 0; p < kPositions; ++p) u.positions.push_back(allocate_packed(cout, cin));
+#pragma omp parallel for schedule(static) if (cout * cin > 4096)
+  for (int64_t o = 0; o < cout; ++o) {
+    for (int64_t c = 0; c < cin; ++c) {
+      const float* g = weight + (o * cin + c) * 9;
+      double t[6][3];  // G g
+      for (int a = 0; a < 6; ++a)
+        for (int j = 0; j < 3; ++j) t[a][j] = kG[a][0] * g[j] + kG[a][1] * g[3 + j] + kG[a][2] * g[6 + j];
+      for (int a = 0; a < 6; ++a)
+        for (int b = 0; b < 6; ++b)
+          u.positions[static_cast<size_t>(a * 6 + b)].at(o, c) =
+              static_cast<float>(t[a][0] * kG[b][0] + t[a][1] * kG[b][1] + t[a][2] * kG[b][2]);
+    }
+  }
+  return u;
+}
+
+// ---- transforms of one block ---------------------------------------------------------------------
+
+// V[c][pos][j] for the kPanelWidth columns j starting at col0: one channel's 36 transformed points
+// are consecutive rows (so the transform writes 36 consecutive vectors), and the GEMM of position
+// pos reads rows c kPositions*kPanelWidth apart. Columns past the last tile row are zero.
+// Where vector `vec` of the block at col0 lies: tile row ty, first tile column tx0; ty >= tiles_y
+// for the padding columns after the last tile row.
+struct VecPlace {
+  int64_t ty, tx0;
+};
+inline VecPlace place_of(const Grid& g, int64_t col0, int vec) {
+  const int64_t col = col0 + vec * L;
+  return {col / g.padded_x, col % g.padded_x};
+}
+
+void input_transform(const float* x_n, const WinogradShape& s, const Grid& g, int64_t col0, float* v) {
+  const int64_t plane = s.height * s.width;
+  // Channel by channel, so that the block's rows of one channel (adjacent in memory) are read together.
+  for (int64_t c = 0; c < s.in_channels; ++c) {
+    const float* x_c = x_n + c * plane;
+    float* v_c = v + c * kPositions * kPanelWidth;
+    for (int vec = 0; vec < kPanelVecs; ++vec) {
+      const VecPlace at = place_of(g, col0, vec);
+      float* v_vec = v_c + vec * L;
+      if (at.ty >= g.tiles_y) {
+        for (int p = 0; p < kPositions; ++p) store(v_vec + p * kPanelWidth, Vec{});
+        continue;
+      }
+      const int64_t y0 = at.ty * kTile - s.pad_h;
+      const SegmentLoader segment(at.tx0 * kTile - s.pad_w, s.width);
+      Vec u[6][6];  // u[i][j]: input row i, x-transformed point j
+#pragma GCC unroll 6
+      for (int i = 0; i < kAlpha; ++i) {
+        const int64_t y = y0 + i;
+        if (y < 0 || y >= s.height) {
+          for (int j = 0; j < kAlpha; ++j) u[i][j] = Vec{};
+          continue;
+        }
+        Vec d[6];
+        deinterleave6(segment.load(x_c + y * s.width), d);
+        input_1d(d, u[i]);
+      }
+#pragma GCC unroll 6
+      for (int j = 0; j < kAlpha; ++j) {
+        const Vec col_j[6] = {u[0][j], u[1][j], u[2][j], u[3][j], u[4][j], u[5][j]};
+        Vec t[6];
+        input_1d(col_j, t);
+        for (int a = 0; a < kAlpha; ++a) store(v_vec + (a * 6 + j) * kPanelWidth, t[a]);
+      }
+    }
+  }
+}
+
+// Output channels [r0, r0 + rows) of the block at col0 from M[r][pos][j] (the layout of V).
+void output_transform(const float* m, int64_t rows, int64_t r0, const WinogradShape& s, const Grid& g, int64_t col0,
+                      const float* bias, ops::Activation act, float* out_n) {
+  const int64_t out_plane = s.out_h * s.out_w;
+  alignas(64) float tail[4 * L];
+  for (int64_t r = 0; r < rows; ++r) {
+    const Vec b = splat(bias ? bias[r0 + r] : 0.0f);
+    for (int vec = 0; vec < kPanelVecs; ++vec) {
+      const VecPlace at = place_of(g, col0, vec);
+      if (at.ty >= g.tiles_y) break;
+      const int64_t ox0 = at.tx0 * kTile, valid_x = std::min<int64_t>(4 * L, s.out_w - ox0);
+      if (valid_x <= 0) continue;
+      const int64_t valid_y = std::min<int64_t>(kTile, s.out_h - at.ty * kTile);
+      const float* m_r = m + r * kPositions * kPanelWidth + vec * L;
+      Vec z[6][4];  // z[a][c]: point a, output column c
+      for (int a = 0; a < kAlpha; ++a) {
+        Vec row_a[6];
+        for (int k = 0; k < kAlpha; ++k) row_a[k] = load(m_r + (a * 6 + k) * kPanelWidth);
+        output_1d(row_a, z[a]);
+      }
+      float* out_r = out_n + (r0 + r) * out_plane + at.ty * kTile * s.out_w + ox0;
+      for (int c = 0; c < kTile; ++c) {
+        // Column c of the tile: the 4 output rows.
+        const Vec col_c[6] = {z[0][c], z[1][c], z[2][c], z[3][c], z[4][c], z[5][c]};
+        Vec y[4];
+        output_1d(col_c, y);
+        for (int i = 0; i < kTile; ++i) z[i][c] = y[i];  // reuse z[0..3] as the output tile
+      }
+      for (int i = 0; i < valid_y; ++i) {
+        Vec o[4], w[4];
+        for (int c = 0; c < kTile; ++c) o[c] = activate(z[i][c] + b, act);
+        interleave4(o, w);
+        float* dst = out_r + i * s.out_w;
+        if (valid_x == 4 * L) {
+          for (int k = 0; k < 4; ++k) store(dst + k * L, w[k]);
+        } else {
+          for (int k = 0; k < 4; ++k) store(tail + k * L, w[k]);
+          std::copy(tail, tail + valid_x, dst);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+bool winograd_worthwhile(const WinogradShape& s) {
+  // Measured against the direct convolution on one core: Winograd is 1.3-2.5x faster from 8 input
+  // and output channels up (3 -> 64 gains only ~10%), as long as there are enough tiles and not
+  // mostly padding ones (tile rows are padded to a multiple of kVecLanes tiles): 64 -> 64 at 24x24
+  // (36 tiles in 96 columns) still gains 1.3x, at 16x16 (16 tiles in 64 columns) it loses 1.5x.
+  const Grid g = make_grid(s);
+  const int64_t tiles = s.batch * g.tiles_y * g.tiles_x, columns = s.batch * g.columns();
+  return s.in_channels >= 8 && s.out_channels >= 8 && tiles >= 32 && 3 * tiles >= columns;
+}
+
+void winograd_conv3x3(const float* x, const float* weight, const float* bias, ops::Activation act,
+                      const WinogradShape& s, float* out) {
+  const Grid g = make_grid(s);
+  const std::shared_ptr<const WinogradWeights> u = cached_weights<WinogradWeights>(
+      weight, s.out_channels * s.in_channels * 9, WeightPrep::Winograd4x4, s.out_channels, s.in_channels,
+      [&] { return transform_weights(weight, s.out_channels, s.in_channels); });
+  const int64_t blocks = (g.columns() + kPanelWidth - 1) / kPanelWidth;
+  const int64_t units = s.batch * blocks;
+  const int64_t in_image = s.in_channels * s.height * s.width, out_image = s.out_channels * s.out_h * s.out_w;
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int64_t unit = 0; unit < units; ++unit) {
+    const int64_t n = unit / blocks, col0 = (unit % blocks) * kPanelWidth;
+    thread_local AlignedFloats v_storage, m_storage;
+    v_storage.resize(static_cast<size_t>(kPositions * s.in_channels * kPanelWidth));
+    m_storage.resize(static_cast<size_t>(kPositions * kChunkRows * kPanelWidth));
+    float* v = v_storage.data();
+    float* m = m_storage.data();
+    input_transform(x + n * in_image, s, g, col0, v);
+    // Output channels in chunks, so that M (36 x chunk x panel) stays in L1/L2 between the GEMMs
+    // that write it and the output transform that reads it.
+    for (int64_t r0 = 0; r0 < s.out_channels; r0 += kChunkRows) {
+      const int64_t rows = std::min(kChunkRows, s.out_channels - r0);
+      for (int p = 0; p < kPositions; ++p) {
+        const PackedWeights& w = u->positions[static_cast<size_t>(p)];
+        const float* v_p = v + p * kPanelWidth;
+        float* m_p = m + p * kPanelWidth;
+        for (int64_t rb = 0; rb < rows; rb += kRowBlock) {
+          const int nr = static_cast<int>(std::min<int64_t>(kRowBlock, rows - rb));
+          kPanelKernels[static_cast<size_t>(nr - 1)](w.block((r0 + rb) / kRowBlock), v_p, nullptr,
+                                                     kPositions * kPanelWidth, s.in_channels, nullptr,
+                                                     ops::Activation::None, m_p + rb * kPositions * kPanelWidth,
+                                                     kPositions * kPanelWidth, kPanelWidth);
+        }
+      }
+      output_transform(m, rows, r0, s, g, col0, bias, act, out + n * out_image);
+    }
+  }
+}
+
+}  // namespace vrestore::cpu
