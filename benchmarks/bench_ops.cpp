@@ -1,5 +1,5 @@
-// Single operators at the size EDVR-M runs its full-resolution layers on REDS (180x320 LR frames,
-// 64 channels). FLOPs count the convolution's multiply-adds as 2 FLOPs (bilinear sampling excluded).
+// Single operators at the size EDVR-M and BasicVSR run their full-resolution layers on REDS
+// (180x320 LR frames, 64 channels). FLOPs count the convolution's multiply-adds as 2 FLOPs (bilinear sampling excluded).
 #include <benchmark/benchmark.h>
 
 #include <cmath>
@@ -63,6 +63,34 @@ void deform_conv2d_3x3(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * floats * sizeof(float)));
 }
 
+// A smooth, fractional flow of a few pixels, like a propagation warp's (compare_pytorch.py builds
+// the same field): dx = 2.5 sin(0.021 x + 0.013 y) + 0.5, dy = 1.5 cos(0.017 x - 0.029 y) - 0.25.
+Tensor smooth_flow(int64_t h, int64_t w) {
+  Tensor flow = Tensor::empty({1, 2, h, w});
+  for (int64_t y = 0; y < h; ++y)
+    for (int64_t x = 0; x < w; ++x) {
+      const double fx = static_cast<double>(x), fy = static_cast<double>(y);
+      flow.data()[y * w + x] = static_cast<float>(2.5 * std::sin(0.021 * fx + 0.013 * fy) + 0.5);
+      flow.data()[h * w + y * w + x] = static_cast<float>(1.5 * std::cos(0.017 * fx - 0.029 * fy) - 0.25);
+    }
+  return flow;
+}
+
+// BasicVSR's propagation warp of the 64-channel state (zeros padding).
+void flow_warp_zeros(benchmark::State& state) {
+  const Tensor x = random_uniform({1, kChannels, kHeight, kWidth}, -1.0f, 1.0f, 1);
+  const Tensor flow = smooth_flow(kHeight, kWidth);
+  for (auto _ : state) {
+    Tensor y = ops::flow_warp(x, flow, ops::WarpPadding::Zeros);
+    benchmark::DoNotOptimize(y.data());
+  }
+  // Compulsory traffic: input, flow and output once.
+  const double floats = double(2 * x.numel() + flow.numel());
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * floats * sizeof(float)));
+  state.counters["samples"] =
+      benchmark::Counter(double(kChannels * kHeight * kWidth), benchmark::Counter::kIsIterationInvariantRate);
+}
+
 BENCHMARK(conv2d_3x3)->Name("conv2d_3x3_c64/1x64x180x320")->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(deform_conv2d_3x3)
     ->Name("deform_conv2d_3x3_c64/1x64x180x320")
@@ -70,6 +98,8 @@ BENCHMARK(deform_conv2d_3x3)
     ->Arg(8)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
+
+BENCHMARK(flow_warp_zeros)->Name("flow_warp_zeros_c64/1x64x180x320")->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 }  // namespace vrestore::bench

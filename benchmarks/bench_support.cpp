@@ -59,6 +59,34 @@ class RandomParams {
     std::copy(shift.data(), shift.data() + offset_channels, bias.data());
   }
 
+  // SpyNet: 6 levels of 5 convs 7x7 (8 -> 32 -> 64 -> 32 -> 16 -> 2). BasicSR keys
+  // basic_module.<L>.basic_module.<0|2|4|6|8>, mmedit basic_module.<L>.basic_module.<0..4>.conv.
+  void spynet(const std::string& name, bool mmedit_names) {
+    static constexpr int64_t kChannels[6] = {8, 32, 64, 32, 16, 2};
+    for (int level = 0; level < 6; ++level)
+      for (int i = 0; i < 5; ++i) {
+        const std::string base = name + ".basic_module." + std::to_string(level) + ".basic_module.";
+        conv(mmedit_names ? base + std::to_string(i) + ".conv" : base + std::to_string(2 * i), kChannels[i + 1],
+             kChannels[i], 7);
+      }
+  }
+  // BasicSR ConvResidualBlocks / mmedit ResidualBlocksWithInputConv.
+  void conv_residual_blocks(const std::string& name, int64_t in, int64_t channels, int64_t count) {
+    conv(name + ".main.0", channels, in, 3);
+    residual_blocks(name + ".main.2", channels, count);
+  }
+  // BasicVSR (BasicSR BasicVSR / mmedit BasicVSRNet) under `prefix`.
+  void basicvsr(const std::string& prefix, bool mmedit_names, int64_t c, int64_t blocks) {
+    spynet(prefix + "spynet", mmedit_names);
+    conv_residual_blocks(prefix + (mmedit_names ? "backward_resblocks" : "backward_trunk"), c + 3, c, blocks);
+    conv_residual_blocks(prefix + (mmedit_names ? "forward_resblocks" : "forward_trunk"), c + 3, c, blocks);
+    conv(prefix + "fusion", c, 2 * c, 1);
+    conv(prefix + (mmedit_names ? "upsample1.upsample_conv" : "upconv1"), 4 * c, c, 3);
+    conv(prefix + (mmedit_names ? "upsample2.upsample_conv" : "upconv2"), 64 * 4, c, 3);
+    conv(prefix + "conv_hr", 64, 64, 3);
+    conv(prefix + "conv_last", 3, 64, 3);
+  }
+
   std::vector<std::pair<std::string, Tensor>>& tensors() { return tensors_; }
 
  private:
@@ -75,6 +103,18 @@ struct RemoveOnExit {
     std::filesystem::remove(path, ignored);
   }
 };
+
+// One random weights file per process, removed when the loader returns: the loaded tensors keep
+// the file's mapping alive.
+std::filesystem::path temp_weights_path(const std::string& stem) {
+  return std::filesystem::temp_directory_path() / ("vrestore_bench_" + stem + "_" + std::to_string(getpid()) +
+                                                   ".safetensors");
+}
+
+std::string env_path(const char* name) {
+  const char* env = std::getenv(name);
+  return env && *env ? std::string(env) : std::string();
+}
 
 }  // namespace
 
@@ -145,11 +185,9 @@ BenchEdvr load_bench_edvr() {
     w.finish();  // a file with extra keys is not the model we think we are timing
     return model;
   };
-  if (const char* env = std::getenv("VRESTORE_BENCH_WEIGHTS"); env && *env) return {load(env), env};
+  if (std::string env = env_path("VRESTORE_BENCH_WEIGHTS"); !env.empty()) return {load(env), env};
 
-  // One file per process; the loaded tensors keep its mapping alive after it is removed.
-  RemoveOnExit file{std::filesystem::temp_directory_path() /
-                    ("vrestore_bench_edvr_m_" + std::to_string(getpid()) + ".safetensors")};
+  RemoveOnExit file{temp_weights_path("edvr_m")};
   write_random_edvr_weights(file.path.string(), EdvrConfig{}, /*seed=*/2024);
   return {load(file.path.string()), "EDVR-M, random weights"};
 }
@@ -182,6 +220,134 @@ double edvr_macs(const EdvrConfig& cfg, int64_t h, int64_t w) {
   macs += 2.0 * static_cast<double>(cfg.num_reconstruct_block) * conv(c, c, 3, l1);
   macs += conv(4 * c, c, 3, l1) + conv(256, c, 3, 4 * l1) + conv(64, 64, 3, 16 * l1) + conv(3, 64, 3, 16 * l1);
   return macs;
+}
+
+// ---- recurrent family ---------------------------------------------------------------------------
+
+void write_random_basicvsr_weights(const std::string& path, const BasicVsrConfig& cfg, uint32_t seed) {
+  RandomParams p(seed);
+  p.basicvsr("", /*mmedit_names=*/false, cfg.num_feat, cfg.num_block);
+  const nlohmann::json config = {{"num_feat", cfg.num_feat}, {"num_block", cfg.num_block}};
+  save_safetensors(path, p.tensors(),
+                   {{"vrestore.format_version", kWeightsFormatVersion},
+                    {"vrestore.arch", "basicsr.BasicVSR"},
+                    {"vrestore.config", config.dump()},
+                    {"vrestore.scale", "4"}});
+}
+
+void write_random_realbasicvsr_weights(const std::string& path, const RealBasicVsrConfig& cfg, uint32_t seed) {
+  const int64_t c = cfg.mid_channels;
+  RandomParams p(seed);
+  p.conv_residual_blocks("image_cleaning.0", 3, c, cfg.num_cleaning_blocks);
+  p.conv("image_cleaning.1", 3, c, 3);
+  p.basicvsr("basicvsr.", /*mmedit_names=*/true, c, cfg.num_propagation_blocks);
+  const nlohmann::json config = {{"mid_channels", c},
+                                 {"num_propagation_blocks", cfg.num_propagation_blocks},
+                                 {"num_cleaning_blocks", cfg.num_cleaning_blocks},
+                                 {"dynamic_refine_thres", cfg.dynamic_refine_thres},
+                                 {"is_fix_cleaning", false},
+                                 {"is_sequential_cleaning", false}};
+  save_safetensors(path, p.tensors(),
+                   {{"vrestore.format_version", kWeightsFormatVersion},
+                    {"vrestore.arch", "mmedit.RealBasicVSRNet"},
+                    {"vrestore.config", config.dump()},
+                    {"vrestore.scale", "4"}});
+}
+
+namespace {
+
+constexpr uint32_t kBasicVsrSeed = 2025, kRealBasicVsrSeed = 2026;
+
+BasicVsrConfig basicvsr_config_of(const Weights& w) {
+  const bool mmedit = w.arch() == "mmedit.BasicVSRNet";
+  return {w.config_int(mmedit ? "mid_channels" : "num_feat"), w.config_int(mmedit ? "num_blocks" : "num_block")};
+}
+
+// Runs `use` on the BasicVSR weights the benchmarks use (see load_bench_basicvsr).
+template <typename Fn>
+auto with_basicvsr_weights(Fn use) {
+  if (std::string env = env_path("VRESTORE_BENCH_BASICVSR_WEIGHTS"); !env.empty()) {
+    Weights w = Weights::open(env);
+    return use(w, env);
+  }
+  RemoveOnExit file{temp_weights_path("basicvsr")};
+  write_random_basicvsr_weights(file.path.string(), BasicVsrConfig{}, kBasicVsrSeed);
+  Weights w = Weights::open(file.path.string());
+  return use(w, std::string("BasicVSR (c64 b30), random weights"));
+}
+
+}  // namespace
+
+BenchBasicVsr load_bench_basicvsr() {
+  return with_basicvsr_weights([](Weights& w, const std::string& source) {
+    BenchBasicVsr b{std::make_unique<BasicVsr>(BasicVsr::load(w)), basicvsr_config_of(w), source};
+    w.finish();  // a file with extra keys is not the model we think we are timing
+    return b;
+  });
+}
+
+BenchSpyNet load_bench_spynet() {
+  return with_basicvsr_weights([](Weights& w, const std::string& source) {
+    const bool mmedit = w.arch().rfind("mmedit.", 0) == 0;
+    return BenchSpyNet{SpyNet::load(w, "spynet.", mmedit), "SpyNet of " + source};
+  });
+}
+
+BenchRealBasicVsr load_bench_realbasicvsr() {
+  auto load = [](Weights& w, const std::string& source) {
+    BenchRealBasicVsr b{std::make_unique<RealBasicVsr>(w),
+                        {w.config_int("mid_channels"), w.config_int("num_propagation_blocks"),
+                         w.config_int("num_cleaning_blocks"), w.config_number("dynamic_refine_thres")},
+                        source};
+    w.finish();
+    return b;
+  };
+  if (std::string env = env_path("VRESTORE_BENCH_REALBASICVSR_WEIGHTS"); !env.empty()) {
+    Weights w = Weights::open(env);
+    return load(w, env);
+  }
+  RemoveOnExit file{temp_weights_path("realbasicvsr")};
+  write_random_realbasicvsr_weights(file.path.string(), RealBasicVsrConfig{}, kRealBasicVsrSeed);
+  Weights w = Weights::open(file.path.string());
+  return load(w, "RealBasicVSR (c64 b20 clean20), random weights");
+}
+
+namespace {
+
+double conv_macs(double out, double in, double k, double pixels) { return out * in * k * k * pixels; }
+
+// One BasicVSR frame without its flows: two trunks, fusion and the x4 tail.
+double basicvsr_frame_macs(double c, double blocks, double pixels) {
+  const double trunk = conv_macs(c, c + 3, 3, pixels) + 2 * blocks * conv_macs(c, c, 3, pixels);
+  return 2 * trunk + conv_macs(c, 2 * c, 1, pixels) + conv_macs(4 * c, c, 3, pixels) +
+         conv_macs(256, c, 3, 4 * pixels) + conv_macs(64, 64, 3, 16 * pixels) + conv_macs(3, 64, 3, 16 * pixels);
+}
+
+}  // namespace
+
+double spynet_macs(int64_t h, int64_t w) {
+  static constexpr double kChannels[6] = {8, 32, 64, 32, 16, 2};
+  double per_pixel = 0;
+  for (int i = 0; i < 5; ++i) per_pixel += conv_macs(kChannels[i + 1], kChannels[i], 7, 1);
+  double pixels = static_cast<double>((h + 31) / 32 * 32) * static_cast<double>((w + 31) / 32 * 32);
+  double macs = 0;
+  for (int level = 5; level >= 0; --level, pixels /= 4) macs += per_pixel * pixels;
+  return macs;
+}
+
+double basicvsr_macs_per_frame(const BasicVsrConfig& cfg, int64_t t, int64_t h, int64_t w) {
+  const double pixels = static_cast<double>(h) * static_cast<double>(w);
+  const double flows_per_frame = 2.0 * static_cast<double>(t - 1) / static_cast<double>(t);
+  return basicvsr_frame_macs(static_cast<double>(cfg.num_feat), static_cast<double>(cfg.num_block), pixels) +
+         flows_per_frame * spynet_macs(h, w);
+}
+
+double realbasicvsr_macs_per_frame(const RealBasicVsrConfig& cfg, int64_t t, int64_t h, int64_t w, int passes) {
+  const double pixels = static_cast<double>(h) * static_cast<double>(w), c = static_cast<double>(cfg.mid_channels);
+  const double cleaning = conv_macs(c, 3, 3, pixels) +
+                          2 * static_cast<double>(cfg.num_cleaning_blocks) * conv_macs(c, c, 3, pixels) +
+                          conv_macs(3, c, 3, pixels);
+  return basicvsr_macs_per_frame({cfg.mid_channels, cfg.num_propagation_blocks}, t, h, w) + passes * cleaning;
 }
 
 }  // namespace vrestore::bench
