@@ -50,6 +50,7 @@ run() {
 }
 
 report() {  # label, result for 100, result for 1000
+  # shellcheck disable=SC2086  # split each "peak s/frame rss" result into three arguments
   set -- "$1" $2 $3
   printf '%-34s 100 frames: peak %7.1f MiB (%.3f s/frame, %.1f MiB after load)\n' "$1" "$2" "$3" "$4"
   printf '%-34s 1000 frames: peak %7.1f MiB (%.3f s/frame, %.1f MiB after load)\n' "" "$5" "$6" "$7"
