@@ -61,9 +61,7 @@ Tensor flow_warp(const Tensor& x, const Tensor& flow, WarpPadding padding);
 // ---- element-wise and data movement (src/cpu/elementwise.cpp) ----------------------------------
 void activate_(Tensor& x, Activation a);  // in place
 void sigmoid_(Tensor& x);                 // in place
-Tensor add(const Tensor& a, const Tensor& b);
 void add_(Tensor& a, const Tensor& b);    // a += b, same shape
-void mul_(Tensor& a, const Tensor& b);    // a *= b, same shape
 void scale_(Tensor& a, float s);          // a *= s
 // Concatenate along dimension 1 (channels); all other dimensions must match.
 Tensor cat1(const std::vector<Tensor>& parts);

@@ -22,50 +22,7 @@ namespace {
 
 using cpu::kPanelWidth;
 
-struct ConvShape {
-  int64_t batch, in_channels, height, width;
-  int64_t out_channels, kernel_h, kernel_w;
-  int64_t stride, pad_h, pad_w, dilation;
-  int64_t out_h, out_w;
-  int64_t depth() const { return in_channels * kernel_h * kernel_w; }
-};
-
-ConvShape check_conv2d_args(const Tensor& x, const Tensor& weight, const Tensor* bias, const Conv2dParams& p) {
-  check_rank("conv2d", "x", x, 4);
-  check_rank("conv2d", "weight", weight, 4);
-  ConvShape s{};
-  s.batch = x.size(0);
-  s.in_channels = x.size(1);
-  s.height = x.size(2);
-  s.width = x.size(3);
-  s.out_channels = weight.size(0);
-  s.kernel_h = weight.size(2);
-  s.kernel_w = weight.size(3);
-  VR_CHECK(weight.size(1) == s.in_channels, "conv2d: weight has shape ", weight.shape_str(), " with ",
-           weight.size(1), " input channels, expected ", s.in_channels, " (the channels of x ", x.shape_str(), ")");
-  VR_CHECK(s.kernel_h >= 1 && s.kernel_w >= 1 && s.out_channels >= 1, "conv2d: weight has shape ",
-           weight.shape_str(), ", expected at least one output channel and a kernel of at least 1x1");
-  if (bias) check_shape("conv2d", "bias", *bias, {s.out_channels});
-  VR_CHECK(p.stride >= 1, "conv2d: stride is ", p.stride, ", expected >= 1");
-  VR_CHECK(p.dilation >= 1, "conv2d: dilation is ", p.dilation, ", expected >= 1");
-  if (p.padding == -1) {
-    VR_CHECK(s.kernel_h % 2 == 1 && s.kernel_w % 2 == 1, "conv2d: padding -1 (\"same\") got a ", s.kernel_h, "x",
-             s.kernel_w, " kernel, expected odd kernel sizes");
-    s.pad_h = p.dilation * (s.kernel_h - 1) / 2;
-    s.pad_w = p.dilation * (s.kernel_w - 1) / 2;
-  } else {
-    VR_CHECK(p.padding >= 0, "conv2d: padding is ", p.padding, ", expected >= 0 or -1 (\"same\")");
-    s.pad_h = s.pad_w = p.padding;
-  }
-  s.stride = p.stride;
-  s.dilation = p.dilation;
-  s.out_h = cpu::conv_output_size(s.height, s.kernel_h, s.stride, s.pad_h, s.dilation);
-  s.out_w = cpu::conv_output_size(s.width, s.kernel_w, s.stride, s.pad_w, s.dilation);
-  VR_CHECK(s.out_h >= 1 && s.out_w >= 1, "conv2d: output would be ", s.out_h, "x", s.out_w, " for x ", x.shape_str(),
-           ", kernel ", s.kernel_h, "x", s.kernel_w, ", stride ", s.stride, ", padding ", s.pad_h, "x", s.pad_w,
-           ", dilation ", s.dilation, "; expected at least 1x1");
-  return s;
-}
+using ConvShape = cpu::ConvGeometry;
 
 // A run of consecutive output pixels on one output row that falls inside one panel of the tile.
 struct OutputRun {
@@ -276,7 +233,7 @@ void direct_conv2d(const float* x, const ConvShape& s, const cpu::PackedWeights&
 }  // namespace
 
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor* bias, const Conv2dParams& p) {
-  const ConvShape s = check_conv2d_args(x, weight, bias, p);
+  const ConvShape s = cpu::check_conv_geometry("conv2d", x, weight, bias, p.stride, p.padding, p.dilation, true);
   Tensor out = Tensor::empty({s.batch, s.out_channels, s.out_h, s.out_w});  // (N, Cout, Ho, Wo)
 
   const int64_t pixels = s.out_h * s.out_w;
@@ -314,3 +271,45 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor* bias, const C
 }
 
 }  // namespace vrestore::ops
+
+namespace vrestore::cpu {
+
+ConvGeometry check_conv_geometry(const char* op, const Tensor& x, const Tensor& weight, const Tensor* bias, int stride,
+                                 int padding, int dilation, bool allow_same) {
+  check_rank(op, "x", x, 4);
+  check_rank(op, "weight", weight, 4);
+  ConvGeometry s{};
+  s.batch = x.size(0);
+  s.in_channels = x.size(1);
+  s.height = x.size(2);
+  s.width = x.size(3);
+  s.out_channels = weight.size(0);
+  s.kernel_h = weight.size(2);
+  s.kernel_w = weight.size(3);
+  VR_CHECK(weight.size(1) == s.in_channels, op, ": weight has shape ", weight.shape_str(), " with ", weight.size(1),
+           " input channels, expected ", s.in_channels, " (the channels of x ", x.shape_str(), ")");
+  VR_CHECK(s.kernel_h >= 1 && s.kernel_w >= 1 && s.out_channels >= 1, op, ": weight has shape ", weight.shape_str(),
+           ", expected at least one output channel and a kernel of at least 1x1");
+  if (bias) check_shape(op, "bias", *bias, {s.out_channels});
+  VR_CHECK(stride >= 1, op, ": stride is ", stride, ", expected >= 1");
+  VR_CHECK(dilation >= 1, op, ": dilation is ", dilation, ", expected >= 1");
+  if (allow_same && padding == -1) {
+    VR_CHECK(s.kernel_h % 2 == 1 && s.kernel_w % 2 == 1, op, ": padding -1 (\"same\") got a ", s.kernel_h, "x",
+             s.kernel_w, " kernel, expected odd kernel sizes");
+    s.pad_h = dilation * (s.kernel_h - 1) / 2;
+    s.pad_w = dilation * (s.kernel_w - 1) / 2;
+  } else {
+    VR_CHECK(padding >= 0, op, ": padding is ", padding, ", expected >= 0", allow_same ? " or -1 (\"same\")" : "");
+    s.pad_h = s.pad_w = padding;
+  }
+  s.stride = stride;
+  s.dilation = dilation;
+  s.out_h = conv_output_size(s.height, s.kernel_h, s.stride, s.pad_h, s.dilation);
+  s.out_w = conv_output_size(s.width, s.kernel_w, s.stride, s.pad_w, s.dilation);
+  VR_CHECK(s.out_h >= 1 && s.out_w >= 1, op, ": output would be ", s.out_h, "x", s.out_w, " for x ", x.shape_str(),
+           ", kernel ", s.kernel_h, "x", s.kernel_w, ", stride ", s.stride, ", padding ", s.pad_h, "x", s.pad_w,
+           ", dilation ", s.dilation, "; expected at least 1x1");
+  return s;
+}
+
+}  // namespace vrestore::cpu

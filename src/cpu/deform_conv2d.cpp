@@ -27,46 +27,15 @@ namespace {
 
 using cpu::kPanelWidth;
 
-struct DeformShape {
-  int64_t batch, in_channels, height, width;
-  int64_t out_channels, kernel_h, kernel_w;
+struct DeformShape : cpu::ConvGeometry {
   int64_t groups;  // deformable groups G
-  int64_t stride, padding, dilation;
-  int64_t out_h, out_w;
-  int64_t taps() const { return kernel_h * kernel_w; }
-  int64_t depth() const { return in_channels * taps(); }
 };
 
 DeformShape check_deform_conv2d_args(const Tensor& x, const Tensor& offset, const Tensor& mask, const Tensor& weight,
                                      const Tensor* bias, const DeformConv2dParams& p) {
-  check_rank("deform_conv2d", "x", x, 4);
   check_rank("deform_conv2d", "offset", offset, 4);
   check_rank("deform_conv2d", "mask", mask, 4);
-  check_rank("deform_conv2d", "weight", weight, 4);
-  DeformShape s{};
-  s.batch = x.size(0);
-  s.in_channels = x.size(1);
-  s.height = x.size(2);
-  s.width = x.size(3);
-  s.out_channels = weight.size(0);
-  s.kernel_h = weight.size(2);
-  s.kernel_w = weight.size(3);
-  VR_CHECK(weight.size(1) == s.in_channels, "deform_conv2d: weight has shape ", weight.shape_str(), " with ",
-           weight.size(1), " input channels, expected ", s.in_channels, " (the channels of x ", x.shape_str(), ")");
-  VR_CHECK(s.kernel_h >= 1 && s.kernel_w >= 1 && s.out_channels >= 1, "deform_conv2d: weight has shape ",
-           weight.shape_str(), ", expected at least one output channel and a kernel of at least 1x1");
-  if (bias) check_shape("deform_conv2d", "bias", *bias, {s.out_channels});
-  VR_CHECK(p.stride >= 1, "deform_conv2d: stride is ", p.stride, ", expected >= 1");
-  VR_CHECK(p.dilation >= 1, "deform_conv2d: dilation is ", p.dilation, ", expected >= 1");
-  VR_CHECK(p.padding >= 0, "deform_conv2d: padding is ", p.padding, ", expected >= 0");
-  s.stride = p.stride;
-  s.padding = p.padding;
-  s.dilation = p.dilation;
-  s.out_h = cpu::conv_output_size(s.height, s.kernel_h, s.stride, s.padding, s.dilation);
-  s.out_w = cpu::conv_output_size(s.width, s.kernel_w, s.stride, s.padding, s.dilation);
-  VR_CHECK(s.out_h >= 1 && s.out_w >= 1, "deform_conv2d: output would be ", s.out_h, "x", s.out_w, " for x ",
-           x.shape_str(), ", kernel ", s.kernel_h, "x", s.kernel_w, ", stride ", s.stride, ", padding ", s.padding,
-           ", dilation ", s.dilation, "; expected at least 1x1");
+  DeformShape s{cpu::check_conv_geometry("deform_conv2d", x, weight, bias, p.stride, p.padding, p.dilation, false), 0};
 
   const int64_t taps = s.taps();
   const int64_t offset_channels = offset.size(1);
@@ -199,8 +168,8 @@ void compute_bilinear_taps(const DeformShape& s, int64_t padded_width, const flo
                            const float* mask, const int32_t* out_y, const int32_t* out_x, int64_t tap_y,
                            int64_t tap_x, int64_t cols, int64_t padded_cols, const BilinearTaps& t) {
   const float fh = static_cast<float>(s.height), fw = static_cast<float>(s.width);
-  const int32_t base_y = static_cast<int32_t>(tap_y * s.dilation - s.padding);
-  const int32_t base_x = static_cast<int32_t>(tap_x * s.dilation - s.padding);
+  const int32_t base_y = static_cast<int32_t>(tap_y * s.dilation - s.pad_h);
+  const int32_t base_x = static_cast<int32_t>(tap_x * s.dilation - s.pad_w);
   const int32_t stride = static_cast<int32_t>(s.stride), pw = static_cast<int32_t>(padded_width);
   const int32_t last_y = static_cast<int32_t>(s.height) - 1, last_x = static_cast<int32_t>(s.width) - 1;
   int32_t* __restrict base = t.base;

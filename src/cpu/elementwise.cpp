@@ -40,21 +40,6 @@ void add_(Tensor& a, const Tensor& b) {
   for (int64_t i = 0; i < n; ++i) p[i] += q[i];
 }
 
-Tensor add(const Tensor& a, const Tensor& b) {
-  Tensor out = a.clone();
-  add_(out, b);
-  return out;
-}
-
-void mul_(Tensor& a, const Tensor& b) {
-  VR_CHECK(a.shape() == b.shape(), "mul: shapes ", a.shape_str(), " and ", b.shape_str(), " differ");
-  float* p = a.data();
-  const float* q = b.data();
-  const int64_t n = a.numel();
-#pragma omp parallel for simd schedule(static) if (n > (1 << 16))
-  for (int64_t i = 0; i < n; ++i) p[i] *= q[i];
-}
-
 void scale_(Tensor& a, float s) {
   float* p = a.data();
   const int64_t n = a.numel();
