@@ -11,16 +11,28 @@ line "convert.py: error: ..." with exit code 2.
 import os
 import sys
 
-if __name__ == '__main__':
-    # Import the package from the repository root rather than from this directory, so that the
-    # sibling inspect.py can never shadow the standard library's inspect module.
-    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if __name__ == '__main__' and not __package__:
+    # Run as a script: import this file's folder as a package (PEP 366), whatever it is named and
+    # wherever it was installed. Its parent replaces this folder on sys.path so that the sibling
+    # inspect.py can never shadow the standard library's inspect module.
+    _here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[0] = os.path.dirname(_here)
+    __package__ = os.path.basename(_here)
+
+try:  # before the package: every module of it needs numpy
+    import numpy  # noqa: E402,F401
+except ModuleNotFoundError as e:
+    if e.name != 'numpy':
+        raise
+    print(f'convert.py needs numpy, which {sys.executable} does not have: '
+          'apt-get install python3-numpy or pip install numpy', file=sys.stderr)
+    sys.exit(2)
 
 import argparse  # noqa: E402
 import json  # noqa: E402
 
-from weights_converter import ConversionError, safetensors_file, torch_checkpoint, wrappers  # noqa: E402
-from weights_converter.recognise import recognise  # noqa: E402
+from . import ConversionError, safetensors_file, torch_checkpoint, wrappers  # noqa: E402
+from .recognise import recognise  # noqa: E402
 
 FORMAT_VERSION = '1'
 
@@ -35,15 +47,44 @@ def read_config(path):
         return {}, None
     try:
         with open(path, encoding='utf-8') as f:
-            config = json.load(f)
+            config = json.load(f, object_pairs_hook=_unique_keys)
     except OSError as e:
         raise ConversionError(f'cannot read --config {path}: {e.strerror or e}') from None
+    except RecursionError:
+        raise ConversionError(f'--config {path} is nested too deeply') from None
     except ValueError as e:
         raise ConversionError(f'--config {path} is not valid JSON ({e})') from None
     if not isinstance(config, dict) or not isinstance(config.get('args'), dict):
         raise ConversionError(f'--config {path} needs an "args" object with constructor arguments')
     upstream_class = config.get('upstream_class')
     return config['args'], upstream_class if isinstance(upstream_class, str) else None
+
+
+def _unique_keys(pairs):
+    keys = [k for k, _ in pairs]
+    for k in keys:
+        if keys.count(k) > 1:
+            raise ValueError(f'key {k!r} appears twice')
+    return dict(pairs)
+
+
+def _same_file(a, b):
+    """True if paths a and b name the same file (also through links); b exists."""
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # a does not exist yet
+        return False
+
+
+def check_output_path(dst, inputs):
+    """inputs: {description: path}. The output may never replace an input, nor be a folder."""
+    for what, path in inputs.items():
+        if path is not None and _same_file(dst, path):
+            raise ConversionError(f'the output {dst} is the {what} {path}; choose another output path')
+    if os.path.isdir(dst):
+        raise ConversionError(f'the output {dst} is a folder; give a file name')
 
 
 def load_and_recognise(src, config_args=None, config_class=None):
@@ -61,16 +102,15 @@ def metadata(src, container, unwrapped, recognition):
     return {
         'vrestore.format_version': FORMAT_VERSION,
         'vrestore.arch': recognition.arch.name,
-        'vrestore.config': json.dumps(recognition.args, separators=(',', ':')),
+        'vrestore.config': json.dumps(recognition.args, separators=(',', ':'), allow_nan=False),
         'vrestore.scale': str(recognition.scale),
         'vrestore.source': f'{os.path.basename(src)} ({container}, {unwrapped.wrapper})',
     }
 
 
 def convert(src, dst, config_path=None, float_dtype='f32'):
+    check_output_path(dst, {'input checkpoint': src, '--config file': config_path})
     config_args, config_class = read_config(config_path)
-    if os.path.abspath(src) == os.path.abspath(dst):
-        raise ConversionError('the output would overwrite the input')
     checkpoint, unwrapped, rec = load_and_recognise(src, config_args, config_class)
     with checkpoint:
         log(f'read {src}: {checkpoint.container} torch checkpoint, {unwrapped.wrapper}, '
@@ -108,6 +148,8 @@ def main(argv=None):
         parser.exit(2, f'convert.py: error: {e}\n')
     except MemoryError:
         parser.exit(2, 'convert.py: error: out of memory\n')
+    except KeyboardInterrupt:
+        parser.exit(130, 'convert.py: interrupted; nothing was written\n')
     except Exception as e:  # malformed input that slipped past the checks: still one line, no traceback
         if os.environ.get('VRESTORE_DEBUG'):
             raise

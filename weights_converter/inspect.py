@@ -7,16 +7,27 @@ usage: inspect.py FILE
 import os
 import sys
 
-if __name__ == '__main__':
-    # This file is named like the standard library's inspect module: import the package from the
-    # repository root and keep this directory off sys.path.
-    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if __name__ == '__main__' and not __package__:
+    # This file is named like the standard library's inspect module: import this folder as a
+    # package (PEP 366) from its parent, and keep this directory off sys.path.
+    _here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[0] = os.path.dirname(_here)
+    __package__ = os.path.basename(_here)
+
+try:  # before the package: every module of it needs numpy
+    import numpy  # noqa: E402,F401
+except ModuleNotFoundError as e:
+    if e.name != 'numpy':
+        raise
+    print(f'inspect.py needs numpy, which {sys.executable} does not have: '
+          'apt-get install python3-numpy or pip install numpy', file=sys.stderr)
+    sys.exit(2)
 
 import json  # noqa: E402
 import signal  # noqa: E402
 
-from weights_converter import ConversionError, safetensors_file, torch_checkpoint, wrappers  # noqa: E402
-from weights_converter.recognise import recognise  # noqa: E402
+from . import ConversionError, safetensors_file, torch_checkpoint, wrappers  # noqa: E402
+from .recognise import recognise  # noqa: E402
 
 
 def print_table(rows):

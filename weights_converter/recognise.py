@@ -4,12 +4,15 @@ Verification is exact and fails closed: the per-family key generator lists every
 registers for the final arguments; an unexpected key, a missing key, a shape or an int/float
 mismatch is an error naming the key. --config arguments override inference; if they change the
 expected shapes, the resulting mismatch is reported together with the disagreeing arguments.
+Every final argument is range-checked (families' `limits` and `check_args`), so that no file is
+written that the upstream class or vrestore would refuse; a bad value names the argument and where
+it came from (--config, or inferred from the shapes).
 """
 import json
 
 from . import ConversionError
 from .families import ARCHS
-from .families.keys import Shapes
+from .families.keys import BadArgument, Shapes, check_limits
 
 CONSTANT_SHAPE = (1, 3, 1, 1)  # SpyNet mean/std
 MAX_LISTED_PROBLEMS = 4
@@ -49,11 +52,15 @@ def recognise(state, config_args=None, config_class=None):
     config_args = _check_config_args(arch, config_args or {})
     hints = {**arch.defaults, **config_args}  # inference breaks ties towards these values
     shapes = {name: t.shape for name, t in state.items()}
+    inferred = {}
     try:
         inferred = arch.infer(Shapes(shapes), hints)
         args = {**arch.defaults, **inferred, **config_args}
+        check_limits(arch, args)
         arch.check_args(args)
         expected = arch.keys(args).entries
+    except BadArgument as e:
+        raise ConversionError(_bad_argument(arch, e, config_args, inferred)) from None
     except ConversionError as e:
         raise ConversionError(f'{arch.name}: {e}') from None
     disagreeing = {k: (v, inferred[k]) for k, v in config_args.items()
@@ -82,7 +89,20 @@ def _check_config_args(arch, config_args):
             raise ConversionError(f'--config: argument {name!r} = {json.dumps(value)} has the wrong type '
                                   f'(default is {json.dumps(arch.defaults[name])})')
         checked[name] = value
+    try:
+        check_limits(arch, checked)
+    except BadArgument as e:
+        raise ConversionError(_bad_argument(arch, e, checked, {})) from None
     return checked
+
+
+def _bad_argument(arch, error, config_args, inferred):
+    name = error.name
+    if name in config_args:
+        return f'--config: argument {name!r} = {json.dumps(config_args[name])} {error.problem}'
+    origin = 'inferred from the shapes' if name in inferred else 'default'
+    value = inferred.get(name, arch.defaults.get(name))
+    return f'{arch.name}: argument {name!r} = {json.dumps(value)} ({origin}) {error.problem}'
 
 
 def _type_fits(value, default, float_allowed):

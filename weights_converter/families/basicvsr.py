@@ -5,7 +5,7 @@ BasicSR names: backward_trunk/forward_trunk, upconv1/upconv2, SpyNet convs witho
 mmedit names: backward_resblocks/forward_resblocks, upsample1/2.upsample_conv, ConvModule SpyNet.
 """
 from . import edvr, spynet
-from .keys import Arch, KeyList, top_modules
+from .keys import MAX_COUNT, MAX_WIDTH, Arch, KeyList, finite, top_modules, whole
 
 
 def _names(mmedit):
@@ -65,7 +65,8 @@ def _basicvsr_arch(mmedit):
         matches=lambda k: _has_trunk(k, mmedit) and not _has_refill(k),
         infer=infer, keys=keys, scale=lambda a: 4,
         path_args=('spynet_pretrained',) if mmedit else ('spynet_path',),
-        constant_keys=spynet.constant_keys('spynet.'))
+        constant_keys=spynet.constant_keys('spynet.'),
+        limits={feat: whole(1, MAX_WIDTH), block: whole(0, MAX_COUNT)})
 
 
 # --- IconVSR ------------------------------------------------------------------------------------
@@ -102,7 +103,9 @@ def _iconvsr_arch(mmedit):
         infer=infer, keys=keys, scale=lambda a: 4,
         path_args=('spynet_pretrained', 'edvr_pretrained') if mmedit else ('spynet_path', 'edvr_path'),
         not_inferable=('keyframe_stride',),
-        constant_keys=spynet.constant_keys('spynet.'))
+        constant_keys=spynet.constant_keys('spynet.'),
+        limits={feat: whole(1, MAX_WIDTH), block: whole(0, MAX_COUNT),
+                'keyframe_stride': whole(1, MAX_COUNT), pad: whole(0, MAX_COUNT)})
 
 
 # --- RealBasicVSR -------------------------------------------------------------------------------
@@ -132,7 +135,10 @@ MMEDIT_REALBASICVSR = Arch(
     # Runtime behaviour only: the cleaning threshold and loop style leave no trace in the weights.
     not_inferable=('dynamic_refine_thres', 'is_fix_cleaning', 'is_sequential_cleaning'),
     float_args=('dynamic_refine_thres',),
-    constant_keys=spynet.constant_keys('basicvsr.spynet.'))
+    constant_keys=spynet.constant_keys('basicvsr.spynet.'),
+    # The threshold is compared with a mean absolute residue (0..255 scale): any finite value runs.
+    limits=dict(mid_channels=whole(1, MAX_WIDTH), num_propagation_blocks=whole(0, MAX_COUNT),
+                num_cleaning_blocks=whole(0, MAX_COUNT), dynamic_refine_thres=finite()))
 
 ARCHS = [_basicvsr_arch(False), _basicvsr_arch(True), _iconvsr_arch(False), _iconvsr_arch(True),
          MMEDIT_REALBASICVSR]

@@ -5,7 +5,7 @@ hard-wired upstream) and a residual trunk whose input grows by one feature map p
 is_low_res_input=False (same-size output) replaces the input conv by two stride-2 convs.
 """
 from . import spynet
-from .keys import Arch, KeyList, top_modules
+from .keys import MAX_COUNT, MAX_WIDTH, Arch, KeyList, finite, top_modules, whole
 
 BRANCHES = ('backward_1', 'forward_1', 'backward_2', 'forward_2')
 DEFORM_GROUPS = 16
@@ -54,6 +54,8 @@ MMEDIT_BASICVSR_PLUSPLUS = Arch(
     path_args=('spynet_pretrained',),
     not_inferable=('max_residue_magnitude', 'cpu_cache_length'),
     float_args=('max_residue_magnitude',),
-    constant_keys=spynet.constant_keys('spynet.'))
+    constant_keys=spynet.constant_keys('spynet.'),
+    limits=dict(mid_channels=whole(1, MAX_WIDTH), num_blocks=whole(0, MAX_COUNT),
+                max_residue_magnitude=finite(0, low_open=True), cpu_cache_length=whole(0, 1 << 31)))
 
 ARCHS = [MMEDIT_BASICVSR_PLUSPLUS]

@@ -4,7 +4,7 @@ EDVRFeatureExtractor (`basicvsr_arch.py`, the IconVSR helper; also reused by bas
 Both projects build the same network; mmedit renames a few modules and wraps some convs in mmcv
 ConvModule (one more '.conv' level): see spec_edvr_basicvsr.md §2 for the full map.
 """
-from .keys import Arch, KeyList, top_modules
+from .keys import MAX_COUNT, MAX_WIDTH, Arch, BadArgument, KeyList, top_modules, whole, whole_or_none
 
 EDVR_TAIL = {'reconstruction', 'upconv1', 'upconv2', 'conv_hr', 'conv_last'}
 
@@ -115,6 +115,23 @@ def infer_core(s, prefix, n: Naming):
     return c, frames, groups, with_tsa
 
 
+def check_core(a, width, frames, groups):
+    """What upstream and vrestore need: the deformable groups divide the width, and the centre
+    frame (None: frames // 2) lies inside the window."""
+    if a[width] % a[groups]:
+        raise BadArgument(groups, f'= {a[groups]} does not divide {width} = {a[width]}')
+    centre = a.get('center_frame_idx')
+    if centre is not None and centre >= a[frames]:
+        raise BadArgument('center_frame_idx', f'is outside [0, {a[frames]}) ({frames} = {a[frames]})')
+
+
+def _basicsr_check(a):
+    check_core(a, 'num_feat', 'num_frame', 'deformable_groups')
+    if a['hr_in'] and not a['with_predeblur']:
+        raise BadArgument('hr_in', 'is true without with_predeblur; EDVR(hr_in=True) needs the '
+                                   'predeblur module (upstream fails at run time, vrestore refuses it)')
+
+
 # --- BasicSR EDVR -------------------------------------------------------------------------------
 
 def _basicsr_infer(s, args):
@@ -154,7 +171,12 @@ BASICSR_EDVR = Arch(
     infer=_basicsr_infer, keys=_basicsr_keys,
     scale=lambda a: 1 if a['hr_in'] else 4,
     # hr_in is inferred only with predeblur (without it hr_in adds no keys); num_in_ch only without.
-    not_inferable=('num_out_ch', 'center_frame_idx'))
+    not_inferable=('num_out_ch', 'center_frame_idx'),
+    check_args=_basicsr_check,
+    limits=dict(num_in_ch=whole(1, MAX_WIDTH), num_out_ch=whole(1, MAX_WIDTH), num_feat=whole(1, MAX_WIDTH),
+                num_frame=whole(1, MAX_COUNT), deformable_groups=whole(1, MAX_WIDTH),
+                num_extract_block=whole(0, MAX_COUNT), num_reconstruct_block=whole(0, MAX_COUNT),
+                center_frame_idx=whole_or_none(0, MAX_COUNT)))
 
 
 # --- mmedit EDVRNet -----------------------------------------------------------------------------
@@ -185,7 +207,12 @@ MMEDIT_EDVRNET = Arch(
                   with_tsa=True),
     matches=lambda keys: 'pcd_alignment' in top_modules(keys),
     infer=_mmedit_infer, keys=_mmedit_keys, scale=lambda a: 4,
-    not_inferable=('center_frame_idx',))
+    not_inferable=('center_frame_idx',),
+    check_args=lambda a: check_core(a, 'mid_channels', 'num_frames', 'deform_groups'),
+    limits=dict(in_channels=whole(1, MAX_WIDTH), out_channels=whole(1, MAX_WIDTH),
+                mid_channels=whole(1, MAX_WIDTH), num_frames=whole(1, MAX_COUNT),
+                deform_groups=whole(1, MAX_WIDTH), num_blocks_extraction=whole(0, MAX_COUNT),
+                num_blocks_reconstruction=whole(0, MAX_COUNT), center_frame_idx=whole(0, MAX_COUNT)))
 
 
 # --- BasicSR EDVRFeatureExtractor (IconVSR pre-training file) -----------------------------------
@@ -206,6 +233,7 @@ BASICSR_EDVR_FEATURE_EXTRACTOR = Arch(
     defaults=dict(num_input_frame=5, num_feat=64),
     matches=lambda keys: 'pcd_align' in top_modules(keys) and not EDVR_TAIL & top_modules(keys),
     infer=_extractor_infer, keys=_extractor_keys, scale=lambda a: 1,
-    path_args=('load_path',))
+    path_args=('load_path',),
+    limits=dict(num_input_frame=whole(1, MAX_COUNT), num_feat=whole(1, MAX_WIDTH)))
 
 ARCHS = [BASICSR_EDVR, MMEDIT_EDVRNET, BASICSR_EDVR_FEATURE_EXTRACTOR]

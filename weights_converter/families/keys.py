@@ -4,11 +4,95 @@ KeyList collects the expected (name, shape, kind) entries of an upstream state d
 registration order. Shapes reads a checkpoint's shapes for argument inference and says which key
 was missing when inference cannot proceed.
 """
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Callable
 
 from .. import ConversionError
+
+# Bounds of constructor arguments. Counts drive loops of the key generator (and of the C++
+# loader), so they stay small; widths only size tensors. Both keep every product far below 2**63.
+MAX_COUNT = 10_000       # blocks, frames, layers, indices
+MAX_WIDTH = 1 << 20      # channels, heads, groups, window and image sizes
+
+
+class BadArgument(ConversionError):
+    """A constructor argument outside what the upstream class (and vrestore) accepts."""
+
+    def __init__(self, name, problem):
+        super().__init__(f'argument {name!r} {problem}')
+        self.name, self.problem = name, problem
+
+
+def _is_whole(v):
+    return type(v) is int
+
+
+def whole(low, high):
+    """Checker: an integer (not a bool) in [low, high]."""
+    def check(v):
+        if not _is_whole(v):
+            return 'must be an integer'
+        if not low <= v <= high:
+            return f'is outside [{low}, {high}]'
+        return None
+    return check
+
+
+def whole_or_none(low, high):
+    inner = whole(low, high)
+    return lambda v: None if v is None else inner(v)
+
+
+def finite(low=None, high=None, low_open=False):
+    """Checker: a finite number (int or float, not a bool) within the optional bounds."""
+    def check(v):
+        if type(v) not in (int, float) or not math.isfinite(v):
+            return 'must be a finite number'
+        if low is not None and (v <= low if low_open else v < low):
+            return f'must be {">" if low_open else ">="} {low}'
+        if high is not None and v > high:
+            return f'must be <= {high}'
+        return None
+    return check
+
+
+def finite_or_none(low=None, high=None, low_open=False):
+    inner = finite(low, high, low_open)
+    return lambda v: None if v is None else inner(v)
+
+
+def one_of(*values):
+    return lambda v: None if _is_whole(v) and v in values else f'must be one of {list(values)}'
+
+
+def whole_list(low, high, length=None, max_length=MAX_COUNT):
+    """Checker: a list of integers in [low, high], of the given length (else at most max_length)."""
+    inner = whole(low, high)
+
+    def check(v):
+        if type(v) is not list:
+            return 'must be a list of integers'
+        if length is not None and len(v) != length:
+            return f'must have {length} entries'
+        if len(v) > max_length:
+            return f'has more than {max_length} entries'
+        for i, item in enumerate(v):
+            problem = inner(item)
+            if problem:
+                return f'entry {i} ({item!r}) {problem}'
+        return None
+    return check
+
+
+def check_limits(arch, args):
+    """Raise BadArgument for the first argument outside arch.limits."""
+    for name, check in arch.limits.items():
+        if name in args:
+            problem = check(args[name])
+            if problem:
+                raise BadArgument(name, problem)
 
 
 class KeyList:
@@ -79,8 +163,16 @@ class Shapes:
 
         Using the maximum (not the number found) makes a gap show up later as a missing key."""
         regex = re.compile('^' + re.escape(pattern).replace('\\#', r'(\d+)') + '$')
-        found = [int(m.group(1)) for m in map(regex.match, self.shapes) if m]
-        return max(found) + 1 if found else 0
+        found = [m.group(1) for m in map(regex.match, self.shapes) if m]
+        if not found:
+            return 0
+        # Every index below the largest needs keys of its own, so it is below the number of keys
+        # (compared as text first: int() refuses very long digit strings).
+        top = max(found, key=lambda digits: (len(digits.lstrip('0')), digits.lstrip('0')))
+        if len(top.lstrip('0')) > 9 or int(top) >= len(self.shapes):
+            raise ConversionError(f'cannot infer the number of {pattern!r} blocks: index {top[:20]} '
+                                  f'is not below the {len(self.shapes)} keys of the checkpoint')
+        return int(top) + 1
 
     def divide(self, numerator, denominator, purpose, key):
         if denominator <= 0 or numerator % denominator:
@@ -102,4 +194,5 @@ class Arch:
     not_inferable: tuple = ()       # arguments the shapes cannot determine (default or --config)
     float_args: tuple = ()          # int-defaulted arguments that may also be floats
     constant_keys: tuple = ()       # buffers dropped from the output (SpyNet mean/std)
-    check_args: Callable = field(default=lambda args: None)  # extra validation of final args
+    check_args: Callable = field(default=lambda args: None)  # cross-argument checks (BadArgument)
+    limits: dict = field(default_factory=dict)  # argument name -> checker(value) -> problem or None

@@ -6,12 +6,17 @@ layers 7.. are stage8.1.. (self-attention only, window (1, Wh, Ww) for indep_rec
 Every attention block stores relative_position_index (int64) and, when mutual, position_bias;
 both are kept in the output. spynet.mean/std are dropped (constants).
 """
+import math
+
 from .. import ConversionError
 from . import spynet
-from .keys import Arch, KeyList, top_modules
+from .keys import (MAX_WIDTH, Arch, KeyList, finite, finite_or_none, one_of, top_modules, whole,
+                   whole_list)
 
 RESHAPES = ['none', 'down', 'down', 'down', 'up', 'up', 'up']
 RECON_WIDTH = 64  # num_feat of the reconstruction head, hard-wired upstream
+MAX_LAYERS = 64    # entries of depths / embed_dims / num_heads (the releases have 13)
+MAX_BLOCKS = 1000  # attention blocks per layer (the releases have at most 8)
 
 DEFAULTS = dict(
     upscale=4, in_chans=3, out_chans=3, img_size=[6, 64, 64], window_size=[6, 8, 8],
@@ -163,7 +168,9 @@ def _at(values, i, fallback):
 
 
 def _divisors(n):
-    return [d for d in range(1, n + 1) if n % d == 0]
+    """Divisors of n in increasing order, in O(sqrt(n)) steps (n comes from a tensor shape)."""
+    small = [d for d in range(1, math.isqrt(n) + 1) if n % d == 0]
+    return small + [n // d for d in reversed(small) if d * d != n]
 
 
 def _infer_window(s, blocks, current):
@@ -273,6 +280,18 @@ VRT = Arch(
                    'use_checkpoint_attn', 'use_checkpoint_ffn', 'no_checkpoint_attn_blocks',
                    'no_checkpoint_ffn_blocks'),
     constant_keys=spynet.constant_keys('spynet.'),
-    check_args=_check_args)
+    check_args=_check_args,
+    limits=dict(
+        upscale=whole(1, 64), in_chans=whole(1, MAX_WIDTH), out_chans=whole(1, MAX_WIDTH),
+        img_size=whole_list(1, MAX_WIDTH, length=3), window_size=whole_list(1, 1024, length=3),
+        depths=whole_list(0, MAX_BLOCKS, max_length=MAX_LAYERS),
+        indep_reconsts=whole_list(0, MAX_LAYERS, max_length=MAX_LAYERS),
+        embed_dims=whole_list(1, MAX_WIDTH, max_length=MAX_LAYERS),
+        num_heads=whole_list(1, MAX_WIDTH, max_length=MAX_LAYERS),
+        mul_attn_ratio=finite(0, 1, low_open=True), mlp_ratio=finite(0, 1024, low_open=True),
+        qk_scale=finite_or_none(0, low_open=True), drop_path_rate=finite(0, 1),
+        pa_frames=one_of(0, 2, 4, 6), deformable_groups=whole(1, MAX_WIDTH),
+        no_checkpoint_attn_blocks=whole_list(0, MAX_BLOCKS * MAX_LAYERS),
+        no_checkpoint_ffn_blocks=whole_list(0, MAX_BLOCKS * MAX_LAYERS)))
 
 ARCHS = [VRT]
