@@ -14,5 +14,6 @@ mkdir -p "$out"
 "$root/build/examples/vrestore" restore --weights "$out/edvr_m.safetensors" --input "$case_dir/io.safetensors" \
   --output "$out/restored.safetensors"
 # Upstream's expected output is the centre frame (index 2), whose window is the whole clip.
+# diff exits 1 when either side holds NaN or Inf, which fails the job through `set -e`.
 echo -n "EDVR-M restored frame 2 vs upstream PyTorch: "
 "$root/build/examples/vrestore" diff "$out/restored.safetensors:output[2]" "$case_dir/io.safetensors:expected[0]"

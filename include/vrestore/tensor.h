@@ -18,6 +18,8 @@ class Tensor {
   static constexpr int kMaxDims = 5;
 
   Tensor() = default;
+  // Every factory throws vrestore::Error for a shape of 0 or more than kMaxDims dimensions, a
+  // negative dimension, or more elements than fit in memory arithmetic ("... is too large").
   // Uninitialised storage of the given shape (use zeros() when the contents matter).
   static Tensor empty(const Shape& shape);
   static Tensor zeros(const Shape& shape);
@@ -41,7 +43,7 @@ class Tensor {
   Tensor reshape(const Shape& shape) const;
   // Same storage: elements [begin, begin+length) along dimension 0.
   Tensor narrow0(int64_t begin, int64_t length) const;
-  // Same storage: index i along dimension 0, which is removed.
+  // Same storage: index i (0 <= i < size(0)) along dimension 0, which is removed.
   Tensor select0(int64_t i) const;
   Tensor clone() const;
 

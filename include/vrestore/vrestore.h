@@ -10,10 +10,16 @@
 //     // frame: (3, height * model.info().scale, width * model.info().scale), RGB, not clamped
 //   });
 //
-// Errors: every function throws vrestore::Error (see error.h); nothing aborts.
+// Errors: every function throws vrestore::Error (see error.h); nothing aborts, and no other
+// exception type leaves the library, except one thrown by a callback of yours (FrameSource::frame,
+// FrameSink, RestoreOptions::progress), which reaches you unchanged.
+// Non-finite values: a NaN or infinite input pixel is an error naming the frame, unless you opt in
+// with allow_non_finite_input; a NaN or infinite output from finite input is an error naming the
+// output frame (it means damaged weights or a bug, and the frame is never handed to the sink).
 // Threads: a loaded Model is immutable. forward() and restore() may be called concurrently on the
 // same Model from several threads; each call uses its own buffers. Intra-op parallelism uses
-// OpenMP (set_num_threads, or OMP_NUM_THREADS).
+// OpenMP: set_num_threads() applies to every call from any thread; without it, OpenMP's default
+// (OMP_NUM_THREADS, else one thread per core) applies.
 #pragma once
 
 #include <cstdint>
@@ -49,6 +55,13 @@ struct FrameSource {
   static FrameSource from_tensor(const Tensor& clip);
 };
 
+struct ForwardOptions {
+  // Run inputs holding NaN or +-Inf (they then propagate into the output, which is not checked).
+  // By default such an input is an error naming the frame [n, t], and a non-finite output from a
+  // finite input is an error too.
+  bool allow_non_finite_input = false;
+};
+
 struct RestoreOptions {
   // Called after each output frame with (frames done, total). Return false to cancel: restore
   // then throws vrestore::Error("restore: cancelled").
@@ -58,17 +71,32 @@ struct RestoreOptions {
   // not grow with the clip (see docs/long_videos.md). The forward state is carried across chunk
   // borders and the backward branch of each chunk starts `lookahead_frames` beyond its end.
   // A clip of at most chunk_frames + lookahead_frames frames is restored exactly as a whole.
+  // chunk_frames must be >= 1 and lookahead_frames >= 0 (else restore throws); values beyond the
+  // clip length are clamped to it, so a huge look-ahead (even INT64_MAX) restores the clip exactly
+  // as a whole.
   int64_t chunk_frames = 32;
   int64_t lookahead_frames = 16;
   // Upstream's `max_seq_len` mode instead: chunks of chunk_frames processed independently (no
   // state across borders, no look-ahead; RealBasicVSR's cleaning statistic per chunk).
   bool independent_chunks = false;
+
+  // Restore frames holding NaN or +-Inf (they spread into the outputs, which are then not checked).
+  // By default restore throws "restore: input frame i holds ... non-finite value(s) ..." when it
+  // reads such a frame, and "restore: output frame i holds ..." (before the sink sees it) when a
+  // finite clip gives a non-finite output.
+  bool allow_non_finite_input = false;
 };
 
 class Model {
  public:
   // Loads a file written by weights_converter/convert.py. Only Device::CPU runs today;
   // Device::CUDA throws unless a CUDA device is present.
+  // The file is memory-mapped only while load() runs: every weight is copied into the model's own
+  // memory (the same resident size as keeping the mapping, as mapped pages count too) and the file
+  // is closed before load() returns. A loaded model therefore never reads the file again, and
+  // replacing, truncating or deleting it afterwards is safe; changing it in place *during* load()
+  // is not (the read may see a mix of old and new bytes, or fail with SIGBUS if it is truncated).
+  // Errors name the file, and for a bad config value the key, what was found and what was expected.
   static Model load(const std::string& path, Device device = Device::CPU);
 
   Model(Model&&) noexcept;
@@ -78,11 +106,14 @@ class Model {
   const ModelInfo& info() const;
 
   // The upstream module's forward, exactly: e.g. EDVR (N, T, 3, H, W) -> (N, 3, 4H, 4W) centre
-  // frame. Inputs whose size the upstream module rejects are rejected here too.
+  // frame. Inputs whose size the upstream module rejects are rejected here too, and so are
+  // non-finite inputs unless options.allow_non_finite_input.
   Tensor forward(const Tensor& input) const;
+  Tensor forward(const Tensor& input, const ForwardOptions& options) const;
 
   // Restores a whole clip, RGB in [0, 1]: one output frame per input frame, handed to `sink` in
-  // order. Frames of any H, W are accepted (padded internally and cropped back).
+  // order. Frames of any H, W are accepted (padded internally and cropped back). The source, sink
+  // and progress callbacks run on the calling thread.
   void restore(const FrameSource& source, const FrameSink& sink, const RestoreOptions& options = {}) const;
   // The same for an in-memory clip (T, 3, H, W).
   void restore(const Tensor& clip, const FrameSink& sink, const RestoreOptions& options = {}) const;
@@ -95,8 +126,14 @@ class Model {
   std::unique_ptr<Impl> impl_;
 };
 
-// Threads used by the CPU backend (0 = OpenMP's default).
+inline constexpr int kMaxThreads = 1024;
+
+// Threads used by the CPU backend in every later call of this process, from whichever thread it is
+// made (0 = OpenMP's default). It does not change the OpenMP setting of your own threads outside
+// vrestore calls. Throws vrestore::Error unless 0 <= n <= kMaxThreads.
 void set_num_threads(int n);
+// The value last given to set_num_threads (0 = OpenMP's default).
+int num_threads();
 
 // Whether this build has the CUDA backend and a device is present; `reason` says why not.
 bool cuda_available(std::string* reason = nullptr);

@@ -38,12 +38,15 @@ const char* vrestore_last_error(void);
 vrestore_status vrestore_model_load(const char* path, vrestore_device device, vrestore_model** out);
 void vrestore_model_free(vrestore_model* model);
 
-/* Output size / input size (4 for x4 SR models, 1 for deblurring). */
+/* Output size / input size (4 for x4 SR models, 1 for deblurring); 0 for a NULL model. */
 int vrestore_model_scale(const vrestore_model* model);
-/* "<source>.<UpstreamClass>", e.g. "basicsr.EDVR"; owned by the model. */
+/* "<source>.<UpstreamClass>", e.g. "basicsr.EDVR"; owned by the model; "" for a NULL model. */
 const char* vrestore_model_arch(const vrestore_model* model);
 
-/* Restores a clip of `frames` frames (T, 3, H, W) into `out` (T, 3, H*scale, W*scale). */
+/* Restores a clip of `frames` frames (T, 3, H, W) into `out` (T, 3, H*scale, W*scale).
+ * num_frames, height and width must be >= 1 (VRESTORE_ERROR otherwise, also when the sizes are too
+ * large to address). A NaN or infinite pixel is VRESTORE_ERROR naming the frame, and so is a
+ * non-finite output frame (see RestoreOptions in vrestore.h). */
 vrestore_status vrestore_restore(const vrestore_model* model, const float* frames, int64_t num_frames,
                                  int64_t height, int64_t width, float* out, vrestore_progress_fn progress,
                                  void* user);

@@ -2,27 +2,35 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <sstream>
 
 #include "core/check.h"
+#include "core/checked_math.h"
 
 namespace vrestore {
 namespace {
 
+// The largest element count a tensor may have: its byte count, rounded up to the 64-byte
+// alignment, and any pointer offset into it then fit in int64_t/ptrdiff_t with room to spare.
+constexpr int64_t kMaxElements = std::numeric_limits<int64_t>::max() / 16;
+
 int64_t checked_numel(const Shape& shape) {
   VR_CHECK(!shape.empty() && shape.size() <= static_cast<size_t>(Tensor::kMaxDims), "tensor: shape ",
            shape_to_string(shape), " has ", shape.size(), " dimensions, expected 1 to ", Tensor::kMaxDims);
-  int64_t n = 1;
-  for (int64_t d : shape) {
+  for (int64_t d : shape)
     VR_CHECK(d >= 0, "tensor: shape ", shape_to_string(shape), " has a negative dimension");
-    n *= d;
-  }
+  int64_t n = 1;
+  for (int64_t d : shape)
+    if (mul_overflows(n, d, n) || n > kMaxElements)
+      fail("tensor: shape ", shape_to_string(shape), " is too large (more than ", kMaxElements, " elements)");
   return n;
 }
 
 // 64-byte aligned so that SIMD loads in the CPU kernels never straddle cache lines.
 std::shared_ptr<void> allocate(int64_t numel) {
-  size_t bytes = (static_cast<size_t>(numel) * sizeof(float) + 63) / 64 * 64;
+  // numel <= kMaxElements, so neither the byte count nor its rounding can overflow.
+  size_t bytes = static_cast<size_t>(round_up(numel * static_cast<int64_t>(sizeof(float)), 64, "tensor: allocation"));
   void* p = std::aligned_alloc(64, bytes == 0 ? 64 : bytes);
   if (!p) fail("tensor: out of memory allocating ", bytes, " bytes");
   return std::shared_ptr<void>(p, [](void* q) { std::free(q); });
@@ -66,6 +74,7 @@ Tensor Tensor::full(const Shape& shape, float value) {
 }
 
 Tensor Tensor::from_data(const Shape& shape, const float* data) {
+  VR_CHECK(data || checked_numel(shape) == 0, "tensor: from_data of shape ", shape_to_string(shape), " given NULL data");
   Tensor t = empty(shape);
   if (t.numel_) std::memcpy(t.data_, data, static_cast<size_t>(t.numel_) * sizeof(float));
   return t;
@@ -74,6 +83,7 @@ Tensor Tensor::from_data(const Shape& shape, const float* data) {
 Tensor Tensor::wrap(const Shape& shape, float* data, std::shared_ptr<void> keep_alive) {
   Tensor t;
   t.numel_ = checked_numel(shape);
+  VR_CHECK(data || t.numel_ == 0, "tensor: wrap of shape ", shape_to_string(shape), " given NULL data");
   t.shape_ = shape;
   t.storage_ = std::move(keep_alive);
   t.data_ = data;
@@ -96,7 +106,8 @@ Tensor Tensor::reshape(const Shape& shape) const {
 }
 
 Tensor Tensor::narrow0(int64_t begin, int64_t length) const {
-  VR_CHECK(defined() && begin >= 0 && length >= 0 && begin + length <= shape_[0], "tensor: narrow0(",
+  // begin <= size is checked before the subtraction so that no sum can overflow.
+  VR_CHECK(defined() && begin >= 0 && length >= 0 && begin <= shape_[0] && length <= shape_[0] - begin, "tensor: narrow0(",
            begin, ", ", length, ") out of range for shape ", shape_str());
   Tensor t = *this;
   int64_t inner = shape_[0] ? numel_ / shape_[0] : 0;
@@ -108,6 +119,7 @@ Tensor Tensor::narrow0(int64_t begin, int64_t length) const {
 
 Tensor Tensor::select0(int64_t i) const {
   VR_CHECK(dim() >= 2, "tensor: select0 needs at least 2 dimensions, got ", shape_str());
+  VR_CHECK(i >= 0 && i < shape_[0], "tensor: index ", i, " out of range for dimension 0 of shape ", shape_str());
   Tensor t = narrow0(i, 1);
   t.shape_.erase(t.shape_.begin());
   return t;

@@ -4,12 +4,17 @@
 #include <map>
 
 #include "core/check.h"
+#include "core/checked_math.h"
 #include "models/sequence.h"
 
 namespace vrestore {
 namespace {
 
 using ops::Activation;
+
+// Bounds on config values: far above any published model, low enough that every size computed
+// from them stays small.
+constexpr int64_t kMaxChannels = 4096, kMaxBlocks = 1000;
 
 // Frames (N, T, C, H, W) -> frame t as (N, C, H, W).
 Tensor frame_of(const Tensor& clip, int64_t t) {
@@ -35,6 +40,11 @@ void check_clip(const char* where, const Tensor& x) {
 void check_chunking(const RestoreOptions& o) {
   VR_CHECK(o.chunk_frames > 0 && o.lookahead_frames >= 0, "restore: chunk_frames ", o.chunk_frames,
            " must be > 0 and lookahead_frames ", o.lookahead_frames, " >= 0");
+}
+
+// Whether a clip of `frames` fits in one chunk plus its look-ahead (no overflow for huge options).
+bool fits_one_chunk(int64_t frames, const RestoreOptions& o) {
+  return saturating_add(o.chunk_frames, o.lookahead_frames) >= frames;
 }
 
 // Keeps the frames a chunked run still needs; each frame is produced once by `make`.
@@ -78,8 +88,8 @@ BasicVsr::BasicVsr(Weights& w, const std::string& prefix, bool mmedit, int64_t n
 
 BasicVsr BasicVsr::load(Weights& w) {
   const bool mmedit = w.arch() == "mmedit.BasicVSRNet";
-  return BasicVsr(w, "", mmedit, w.config_int(mmedit ? "mid_channels" : "num_feat"),
-                  w.config_int(mmedit ? "num_blocks" : "num_block"));
+  return BasicVsr(w, "", mmedit, w.config_int(mmedit ? "mid_channels" : "num_feat", 1, kMaxChannels),
+                  w.config_int(mmedit ? "num_blocks" : "num_block", 0, kMaxBlocks));
 }
 
 Tensor BasicVsr::reconstruct(const Tensor& backward_feat, const Tensor& forward_feat, const Tensor& image) const {
@@ -146,9 +156,11 @@ void BasicVsr::restore_frames(const FrameFn& frame, int64_t num_frames, const Em
   check_chunking(options);
   FrameCache cache(frame);
   ForwardState state;
-  for (int64_t begin = 0; begin < num_frames; begin += options.chunk_frames) {
-    const int64_t end = std::min(begin + options.chunk_frames, num_frames);
-    const int64_t chain_end = options.independent_chunks ? end : std::min(end + options.lookahead_frames, num_frames);
+  // Chunk ends are clamped to the clip without ever forming begin + length, so a chunk or
+  // look-ahead of "everything" (up to INT64_MAX) cannot overflow.
+  for (int64_t begin = 0; begin < num_frames; begin = chunk_end(begin, options.chunk_frames, num_frames)) {
+    const int64_t end = chunk_end(begin, options.chunk_frames, num_frames);
+    const int64_t chain_end = options.independent_chunks ? end : chunk_end(end, options.lookahead_frames, num_frames);
     if (options.independent_chunks) state = {};
     run_span([&](int64_t i) { return cache.get(i); }, begin, end, chain_end, state,
              [&](int64_t i, const Tensor& y) {
@@ -169,9 +181,11 @@ void BasicVsr::restore(const FrameSource& source, const FrameSink& sink, const R
 // ---- RealBasicVSR -----------------------------------------------------------------------------
 
 RealBasicVsr::RealBasicVsr(Weights& w)
-    : basicvsr_(w, "basicvsr.", true, w.config_int("mid_channels"), w.config_int("num_propagation_blocks")) {
-  const int64_t c = w.config_int("mid_channels");
-  cleaning_trunk_ = ConvResidualBlocks::load(w, "image_cleaning.0", 3, c, w.config_int("num_cleaning_blocks"));
+    : basicvsr_(w, "basicvsr.", true, w.config_int("mid_channels", 1, kMaxChannels),
+                w.config_int("num_propagation_blocks", 0, kMaxBlocks)) {
+  const int64_t c = w.config_int("mid_channels", 1, kMaxChannels);
+  cleaning_trunk_ =
+      ConvResidualBlocks::load(w, "image_cleaning.0", 3, c, w.config_int("num_cleaning_blocks", 0, kMaxBlocks));
   cleaning_out_ = Conv2d::load(w, "image_cleaning.1", 3, c, 3);
   // Upstream stores thres / 255 and compares a float32 mean against it.
   threshold_ = static_cast<float>(w.config_number("dynamic_refine_thres") / 255.0);
@@ -246,7 +260,7 @@ void RealBasicVsr::restore(const FrameSource& source, const FrameSink& sink, con
   const int64_t frames = clip.num_frames();
   auto read = [&](int64_t i) { return clip.frame(i); };
   auto emit = [&](int64_t i, const Tensor& y) { sink(i, y.select0(0)); };
-  if (!options.independent_chunks && frames <= options.chunk_frames + options.lookahead_frames) {
+  if (!options.independent_chunks && fits_one_chunk(frames, options)) {
     // Short enough to hold: clean once, exactly like forward.
     std::vector<Tensor> cleaned = clean_all(read, 0, frames);
     basicvsr_.restore_frames([&](int64_t i) { return cleaned[static_cast<size_t>(i)]; }, frames, emit, options);
@@ -260,8 +274,8 @@ void RealBasicVsr::restore(const FrameSource& source, const FrameSink& sink, con
     return;
   }
   // Upstream's max_seq_len: every chunk cleaned and restored on its own.
-  for (int64_t begin = 0; begin < frames; begin += options.chunk_frames) {
-    const int64_t end = std::min(begin + options.chunk_frames, frames);
+  for (int64_t begin = 0; begin < frames; begin = chunk_end(begin, options.chunk_frames, frames)) {
+    const int64_t end = chunk_end(begin, options.chunk_frames, frames);
     std::vector<Tensor> cleaned = clean_all(read, begin, end);
     BasicVsr::ForwardState state;
     basicvsr_.run_span([&](int64_t i) { return cleaned[static_cast<size_t>(i - begin)]; }, begin, end, end, state,

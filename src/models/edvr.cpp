@@ -36,33 +36,27 @@ std::string mmedit_module_name(const std::string& basicsr) {
   return basicsr;
 }
 
+// Bounds on config values: far above any published model, low enough that every size computed
+// from them (t * c channels, weight shapes) stays small.
+constexpr int64_t kMaxChannels = 4096, kMaxBlocks = 1000, kMaxFrames = 1001;
+
 EdvrConfig read_config(const Weights& w, bool mmedit) {
   EdvrConfig c;
-  if (mmedit) {
-    c.num_feat = w.config_int("mid_channels");
-    c.num_frame = w.config_int("num_frames");
-    c.deformable_groups = w.config_int("deform_groups");
-    c.num_extract_block = w.config_int("num_blocks_extraction");
-    c.num_reconstruct_block = w.config_int("num_blocks_reconstruction");
-    c.with_tsa = w.config_bool("with_tsa");
-  } else {
-    c.num_feat = w.config_int("num_feat");
-    c.num_frame = w.config_int("num_frame");
-    c.deformable_groups = w.config_int("deformable_groups");
-    c.num_extract_block = w.config_int("num_extract_block");
-    c.num_reconstruct_block = w.config_int("num_reconstruct_block");
+  c.num_feat = w.config_int(mmedit ? "mid_channels" : "num_feat", 1, kMaxChannels);
+  c.num_frame = w.config_int(mmedit ? "num_frames" : "num_frame", 1, kMaxFrames);
+  c.deformable_groups = w.config_int(mmedit ? "deform_groups" : "deformable_groups", 1, c.num_feat);
+  c.num_extract_block = w.config_int(mmedit ? "num_blocks_extraction" : "num_extract_block", 0, kMaxBlocks);
+  c.num_reconstruct_block = w.config_int(mmedit ? "num_blocks_reconstruction" : "num_reconstruct_block", 0, kMaxBlocks);
+  if (!mmedit) {
     c.hr_in = w.config_bool("hr_in");
     c.with_predeblur = w.config_bool("with_predeblur");
-    c.with_tsa = w.config_bool("with_tsa");
   }
-  const auto& center = w.config().find("center_frame_idx");
-  c.center_frame_idx = center == w.config().end() || center->is_null() ? c.num_frame / 2 : center->get<int64_t>();
+  c.with_tsa = w.config_bool("with_tsa");
+  // Absent or null means upstream's default, the middle frame; otherwise it must lie in the window.
+  c.center_frame_idx = w.config_optional_int("center_frame_idx", 0, c.num_frame - 1).value_or(c.num_frame / 2);
   const std::string& path = w.file().path();
-  VR_CHECK(c.num_feat > 0 && c.num_frame > 0 && c.deformable_groups > 0 && c.num_feat % c.deformable_groups == 0,
-           "weights '", path, "': EDVR config num_feat ", c.num_feat, " / deformable_groups ", c.deformable_groups,
-           " / num_frame ", c.num_frame, " is invalid");
-  VR_CHECK(c.center_frame_idx >= 0 && c.center_frame_idx < c.num_frame, "weights '", path,
-           "': EDVR center_frame_idx ", c.center_frame_idx, " outside [0, ", c.num_frame, ")");
+  VR_CHECK(c.num_feat % c.deformable_groups == 0, "weights '", path, "': EDVR config num_feat ", c.num_feat,
+           " is not a multiple of deformable_groups ", c.deformable_groups);
   // Upstream would add a 4x-upscaled residual to a full-size base and crash.
   VR_CHECK(!c.hr_in || c.with_predeblur, "weights '", path, "': EDVR hr_in=true requires with_predeblur=true");
   return c;

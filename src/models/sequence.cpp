@@ -5,12 +5,15 @@
 #include <utility>
 
 #include "core/check.h"
+#include "core/checked_math.h"
 
 namespace vrestore {
 
 std::vector<int64_t> window_indices(int64_t center, int64_t clip_length, int64_t window, BorderMode mode) {
-  VR_CHECK(clip_length > 0 && window % 2 == 1 && center >= 0 && center < clip_length,
-           "window_indices: centre ", center, " of a clip of ", clip_length, " frames, window ", window);
+  VR_CHECK(window > 0 && window % 2 == 1, "restore: a window of ", window,
+           " frames has no centre frame; sliding-window restoration needs an odd num_frame");
+  VR_CHECK(clip_length > 0 && center >= 0 && center < clip_length, "window_indices: centre ", center,
+           " of a clip of ", clip_length, " frames, window ", window);
   const int64_t half = window / 2, last = clip_length - 1;
   std::vector<int64_t> out;
   for (int64_t j = center - half; j <= center + half; ++j) {
@@ -28,10 +31,17 @@ std::vector<int64_t> window_indices(int64_t center, int64_t clip_length, int64_t
   return out;
 }
 
+int64_t chunk_end(int64_t begin, int64_t length, int64_t limit) {
+  VR_CHECK(begin >= 0 && begin <= limit && length >= 0, "chunk_end: begin ", begin, ", length ", length,
+           ", limit ", limit);
+  return begin + std::min(length, limit - begin);
+}
+
 Tensor pad_to_multiple(const Tensor& frames, int64_t multiple) {
   check_rank("pad_to_multiple", "frames", frames, 4);
   const int64_t m = frames.size(0), c = frames.size(1), h = frames.size(2), w = frames.size(3);
-  const int64_t ph = (h + multiple - 1) / multiple * multiple, pw = (w + multiple - 1) / multiple * multiple;
+  VR_CHECK(h > 0 && w > 0, "pad_to_multiple: frames have shape ", frames.shape_str(), ", expected H, W > 0");
+  const int64_t ph = round_up(h, multiple, "pad_to_multiple"), pw = round_up(w, multiple, "pad_to_multiple");
   if (ph == h && pw == w) return frames;
   Tensor out = Tensor::empty({m, c, ph, pw});
   for (int64_t p = 0; p < m * c; ++p) {

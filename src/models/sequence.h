@@ -18,6 +18,10 @@ enum class BorderMode {
 // Frame indices of the window of `window` frames centred on `center` in a clip of `clip_length`.
 std::vector<int64_t> window_indices(int64_t center, int64_t clip_length, int64_t window, BorderMode mode);
 
+// min(begin + length, limit) for 0 <= begin <= limit and length >= 0, without overflow: the end of
+// a chunk (or of its look-ahead) that starts at `begin` in a clip of `limit` frames.
+int64_t chunk_end(int64_t begin, int64_t length, int64_t limit);
+
 // Pads (M, C, H, W) at the bottom/right by repeating the last row/column so H and W become
 // multiples of `multiple`; returns the input itself when nothing is needed.
 Tensor pad_to_multiple(const Tensor& frames, int64_t multiple);

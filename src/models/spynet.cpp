@@ -1,6 +1,7 @@
 #include "models/spynet.h"
 
 #include "core/check.h"
+#include "core/checked_math.h"
 #include "models/sequence.h"
 
 namespace vrestore {
@@ -51,7 +52,7 @@ Tensor SpyNet::operator()(const Tensor& ref, const Tensor& supp, Tensor* at_mult
   VR_CHECK(ref.size(1) == 3 && ref.shape() == supp.shape(), "SpyNet: ref ", ref.shape_str(), " and supp ",
            supp.shape_str(), " must both be (N, 3, H, W)");
   const int64_t h = ref.size(2), w = ref.size(3);
-  const int64_t hr = (h + 31) / 32 * 32, wr = (w + 31) / 32 * 32;
+  const int64_t hr = round_up(h, 32, "SpyNet"), wr = round_up(w, 32, "SpyNet");
   auto prepare = [&](const Tensor& x) {
     return normalize(hr == h && wr == w ? x : ops::resize_bilinear(x, hr, wr, false));  // (N, 3, Hr, Wr)
   };

@@ -6,12 +6,15 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "core/check.h"
+#include "core/checked_math.h"
+#include "weights/strict_json.h"
 
 namespace vrestore {
 namespace {
@@ -20,6 +23,8 @@ using json = nlohmann::json;
 
 // A header larger than this is not a weights file (the biggest real headers are ~200 KB).
 constexpr uint64_t kMaxHeaderBytes = 100ull << 20;
+// Elements of one tensor.
+constexpr uint64_t kMaxElements = 1ull << 40;
 
 DType parse_dtype(const std::string& file, const std::string& name, const std::string& s) {
   if (s == "F32") return DType::F32;
@@ -72,6 +77,30 @@ std::shared_ptr<const uint8_t> map_file(const std::string& path, uint64_t& size)
                                         [size](const uint8_t* q) { ::munmap(const_cast<uint8_t*>(q), size); });
 }
 
+// Writes all of data or throws.
+void write_all(int fd, const void* data, size_t size, const std::string& path) {
+  const char* p = static_cast<const char*>(data);
+  while (size > 0) {
+    ssize_t n = ::write(fd, p, std::min<size_t>(size, size_t{1} << 30));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) fail("safetensors '", path, "': write failed: ", std::strerror(errno));
+    p += n;
+    size -= static_cast<size_t>(n);
+  }
+}
+
+// A new file next to `path` (same directory, so that rename() is atomic), created exclusively.
+int create_temporary(const std::string& path, std::string& temp_path) {
+  static std::atomic<unsigned> counter{0};
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    temp_path = concat(path, ".tmp-", ::getpid(), "-", counter++);
+    int fd = ::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd >= 0) return fd;
+    if (errno != EEXIST) fail("safetensors '", path, "': cannot open for writing: ", std::strerror(errno));
+  }
+  fail("safetensors '", path, "': cannot create a temporary file next to it");
+}
+
 }  // namespace
 
 const char* dtype_name(DType d) {
@@ -110,13 +139,10 @@ SafeTensorsFile SafeTensorsFile::open(const std::string& path) {
   f.data_start_ = 8 + header_len;
   const uint64_t data_size = file_size - f.data_start_;
 
-  json header;
-  try {
-    header = json::parse(f.mapping_.get() + 8, f.mapping_.get() + 8 + header_len);
-  } catch (const json::exception& e) {
-    fail("safetensors '", path, "': header is not valid JSON: ", e.what());
-  }
-  VR_CHECK(header.is_object(), "safetensors '", path, "': header is not a JSON object");
+  const char* header_text = reinterpret_cast<const char*>(f.mapping_.get() + 8);
+  const json header = parse_strict_json(header_text, header_text + header_len, concat("safetensors '", path, "': header"));
+  VR_CHECK(header.is_object(), "safetensors '", path, "': header is a JSON ", header.type_name(),
+           ", expected an object");
 
   for (auto it = header.begin(); it != header.end(); ++it) {
     const std::string& name = it.key();
@@ -136,16 +162,19 @@ SafeTensorsFile SafeTensorsFile::open(const std::string& path) {
     TensorInfo info;
     info.name = name;
     info.dtype = parse_dtype(path, name, v["dtype"].get<std::string>());
+    VR_CHECK(v["shape"].size() <= 8, "safetensors '", path, "': tensor '", name, "' has ", v["shape"].size(),
+             " dimensions, expected at most 8");
     uint64_t count = 1;
     for (const json& d : v["shape"]) {
-      VR_CHECK(d.is_number_unsigned(), "safetensors '", path, "': tensor '", name, "' has a bad shape entry");
-      uint64_t n = d.get<uint64_t>();
-      VR_CHECK(n < (1ull << 40) && (n == 0 || count <= (1ull << 40) / n), "safetensors '", path, "': tensor '",
-               name, "' is implausibly large");
-      count *= n;
+      VR_CHECK(d.is_number_unsigned(), "safetensors '", path, "': tensor '", name, "' has shape entry ", d.dump(),
+               ", expected a non-negative integer");
+      const uint64_t n = d.get<uint64_t>();
+      // 2^40 elements (4 TiB of F32) is beyond any weights file; the bound keeps every later
+      // byte count and offset computation far from overflow.
+      VR_CHECK(n <= kMaxElements && !mul_overflows(count, n, count) && count <= kMaxElements, "safetensors '", path,
+               "': tensor '", name, "' is too large (more than ", kMaxElements, " elements)");
       info.shape.push_back(static_cast<int64_t>(n));
     }
-    VR_CHECK(info.shape.size() <= 8, "safetensors '", path, "': tensor '", name, "' has too many dimensions");
     const json& off = v["data_offsets"];
     VR_CHECK(off[0].is_number_unsigned() && off[1].is_number_unsigned(), "safetensors '", path, "': tensor '",
              name, "' has non-integer data_offsets");
@@ -154,9 +183,10 @@ SafeTensorsFile SafeTensorsFile::open(const std::string& path) {
     VR_CHECK(info.begin <= info.end && info.end <= data_size, "safetensors '", path, "': tensor '", name,
              "' data_offsets [", info.begin, ", ", info.end, ") lie outside the data section of ", data_size,
              " bytes");
-    VR_CHECK(info.end - info.begin == count * dtype_size(info.dtype), "safetensors '", path, "': tensor '", name,
-             "' has ", info.end - info.begin, " bytes, expected ", count * dtype_size(info.dtype), " for ",
-             dtype_name(info.dtype), " ", shape_to_string(info.shape));
+    const uint64_t expected_bytes = checked_mul<uint64_t>(count, dtype_size(info.dtype), "safetensors");
+    VR_CHECK(info.end - info.begin == expected_bytes, "safetensors '", path, "': tensor '", name, "' has ",
+             info.end - info.begin, " bytes, expected ", expected_bytes, " for ", dtype_name(info.dtype), " ",
+             shape_to_string(info.shape));
     f.tensors_.push_back(std::move(info));
   }
 
@@ -190,22 +220,18 @@ const uint8_t* SafeTensorsFile::bytes(const TensorInfo& info) const {
 Tensor SafeTensorsFile::load_f32(const TensorInfo& info) const {
   Shape shape = info.shape.empty() ? Shape{1} : info.shape;
   const uint8_t* src = bytes(info);
-  int64_t n = 1;
-  for (int64_t d : shape) n *= d;
   VR_CHECK(shape.size() <= static_cast<size_t>(Tensor::kMaxDims), "safetensors '", path_, "': tensor '",
            info.name, "' has ", shape.size(), " dimensions, at most ", Tensor::kMaxDims, " are supported");
+  // open() bounded the element count to kMaxElements, so this product cannot overflow.
+  const int64_t n = static_cast<int64_t>((info.end - info.begin) / dtype_size(info.dtype));
   switch (info.dtype) {
-    case DType::F32:
-      // mmap'd data is page-aligned and safetensors offsets of F32 tensors are multiples of 4 in
-      // files written by our converter; copy when a foreign file breaks alignment.
-      if (reinterpret_cast<uintptr_t>(src) % alignof(float) == 0)
-        return Tensor::wrap(shape, reinterpret_cast<float*>(const_cast<uint8_t*>(src)),
-                            std::const_pointer_cast<uint8_t>(mapping_));
-      {
-        Tensor t = Tensor::empty(shape);
-        std::memcpy(t.data(), src, static_cast<size_t>(n) * 4);
-        return t;
-      }
+    case DType::F32: {
+      // Always a copy: a tensor never refers to the mapping, so nothing depends on the file once
+      // it is closed (a loaded model survives the file being replaced or truncated in place).
+      Tensor t = Tensor::empty(shape);
+      std::memcpy(t.data(), src, static_cast<size_t>(n) * 4);
+      return t;
+    }
     case DType::F16: {
       Tensor t = Tensor::empty(shape);
       for (int64_t i = 0; i < n; ++i) {
@@ -245,29 +271,57 @@ void save_safetensors(const std::string& path, const std::vector<std::pair<std::
   if (!metadata.empty()) header["__metadata__"] = metadata;
   uint64_t offset = 0;
   for (const auto& [name, t] : tensors) {
-    uint64_t bytes = static_cast<uint64_t>(t.numel()) * 4;
-    header[name] = {{"dtype", "F32"}, {"shape", t.shape()}, {"data_offsets", {offset, offset + bytes}}};
-    offset += bytes;
+    VR_CHECK(t.defined(), "safetensors '", path, "': tensor '", name, "' is empty");
+    VR_CHECK(name != "__metadata__", "safetensors '", path, "': tensor name '__metadata__' is reserved");
+    VR_CHECK(!header.contains(name), "safetensors '", path, "': tensor name '", name, "' is given twice");
+    const uint64_t bytes = checked_mul<uint64_t>(static_cast<uint64_t>(t.numel()), 4, "safetensors");
+    const uint64_t end = checked_add(offset, bytes, "safetensors");
+    header[name] = {{"dtype", "F32"}, {"shape", t.shape()}, {"data_offsets", {offset, end}}};
+    offset = end;
   }
-  std::string text = header.dump();
+  std::string text;
+  try {
+    text = header.dump();
+  } catch (const json::exception& e) {
+    fail("safetensors '", path, "': a tensor name or metadata entry is not valid UTF-8: ", e.what());
+  }
   text.append((8 - text.size() % 8) % 8, ' ');  // keeps the data section 8-byte aligned
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  VR_CHECK(out.good(), "safetensors '", path, "': cannot open for writing");
-  uint64_t n = text.size();
-  char len[8];
-  for (int i = 0; i < 8; ++i) len[i] = static_cast<char>((n >> (8 * i)) & 0xff);
-  out.write(len, 8);
-  out.write(text.data(), static_cast<std::streamsize>(text.size()));
-  for (const auto& entry : tensors)
-    out.write(reinterpret_cast<const char*>(entry.second.data()),
-              static_cast<std::streamsize>(entry.second.numel() * 4));
-  VR_CHECK(out.good(), "safetensors '", path, "': write failed");
+
+  // Written to a temporary file beside `path` and renamed over it at the end: a reader never sees
+  // a half-written file, a failed write leaves an existing file untouched, and a file that is
+  // still mapped by a reader (such as `path` itself) keeps its old contents.
+  std::string temp_path;
+  const int fd = create_temporary(path, temp_path);
+  try {
+    const uint64_t n = text.size();
+    unsigned char len[8];
+    for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>((n >> (8 * i)) & 0xff);
+    write_all(fd, len, 8, path);
+    write_all(fd, text.data(), text.size(), path);
+    for (const auto& entry : tensors)
+      write_all(fd, entry.second.data(), static_cast<size_t>(entry.second.numel()) * 4, path);
+    if (::fsync(fd) != 0) fail("safetensors '", path, "': fsync failed: ", std::strerror(errno));
+  } catch (...) {
+    ::close(fd);
+    ::unlink(temp_path.c_str());
+    throw;
+  }
+  if (::close(fd) != 0) {
+    const int e = errno;
+    ::unlink(temp_path.c_str());
+    fail("safetensors '", path, "': write failed: ", std::strerror(e));
+  }
+  if (::rename(temp_path.c_str(), path.c_str()) != 0) {
+    const int e = errno;
+    ::unlink(temp_path.c_str());
+    fail("safetensors '", path, "': cannot replace it: ", std::strerror(e));
+  }
 }
 
 std::map<std::string, Tensor> load_safetensors(const std::string& path) {
   SafeTensorsFile f = SafeTensorsFile::open(path);
   std::map<std::string, Tensor> out;
-  for (const TensorInfo& info : f.tensors()) out[info.name] = f.load_f32(info).clone();
+  for (const TensorInfo& info : f.tensors()) out[info.name] = f.load_f32(info);  // copies
   return out;
 }
 

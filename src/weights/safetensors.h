@@ -1,7 +1,9 @@
 // Reading and writing the safetensors format (https://huggingface.co/docs/safetensors):
 // 8-byte little-endian header length N, N bytes of JSON {name: {dtype, shape, data_offsets}},
 // optional "__metadata__" (string -> string), then the raw little-endian tensor bytes.
-// The reader memory-maps the file and validates everything before any tensor is touched.
+// The reader memory-maps the file while it is open and validates everything before any tensor is
+// touched: the header must be exactly one JSON object without duplicate keys (nothing but space
+// padding after it), metadata values strings, offsets inside the data section and not overlapping.
 #pragma once
 
 #include <cstdint>
@@ -40,8 +42,9 @@ class SafeTensorsFile {
   // Metadata value or throws naming the missing key.
   const std::string& meta(const std::string& key) const;
 
-  // The tensor as float32. F32 data is used in place (no copy, storage kept alive by the mapping);
-  // F16/BF16/F64 are converted. Integer dtypes are rejected.
+  // The tensor as float32, always a copy in its own memory (never a view of the mapping, so it
+  // stays valid when the file is closed, replaced or truncated); F16/BF16/F64 are converted.
+  // Integer dtypes are rejected.
   Tensor load_f32(const TensorInfo& info) const;
   // Raw bytes of a tensor inside the mapping.
   const uint8_t* bytes(const TensorInfo& info) const;
@@ -54,7 +57,9 @@ class SafeTensorsFile {
   std::map<std::string, std::string> metadata_;
 };
 
-// Writes float32 tensors (in the given order) with optional metadata.
+// Writes float32 tensors (in the given order) with optional metadata. The file is written to a
+// temporary file in the same folder and renamed over `path` at the end, so `path` is either left
+// as it was (on any error; the temporary file is removed) or replaced whole. Names must be unique.
 void save_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
                       const std::map<std::string, std::string>& metadata = {});
 

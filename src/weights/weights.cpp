@@ -1,6 +1,9 @@
 #include "weights/weights.h"
 
+#include <cmath>
+
 #include "core/check.h"
+#include "weights/strict_json.h"
 
 namespace vrestore {
 
@@ -13,12 +16,11 @@ Weights::Weights(SafeTensorsFile file) : file_(std::move(file)) {
   VR_CHECK(version->second == kWeightsFormatVersion, "weights '", path, "': format version ", version->second,
            ", expected ", kWeightsFormatVersion);
   arch_ = file_.meta("vrestore.arch");
-  try {
-    config_ = nlohmann::json::parse(file_.meta("vrestore.config"));
-  } catch (const nlohmann::json::exception& e) {
-    fail("weights '", path, "': metadata vrestore.config is not valid JSON: ", e.what());
-  }
-  VR_CHECK(config_.is_object(), "weights '", path, "': metadata vrestore.config is not a JSON object");
+  const std::string& config_text = file_.meta("vrestore.config");
+  config_ = parse_strict_json(config_text.data(), config_text.data() + config_text.size(),
+                              concat("weights '", path, "': metadata vrestore.config"));
+  VR_CHECK(config_.is_object(), "weights '", path, "': metadata vrestore.config is a JSON ", config_.type_name(),
+           ", expected an object");
 }
 
 Tensor Weights::take(const std::string& name, const Shape& shape) {
@@ -41,25 +43,54 @@ void Weights::finish() const {
            unused, count > 5 ? ", ..." : "");
 }
 
-int64_t Weights::config_int(const std::string& key) const {
+namespace {
+
+// "the string \"two\"", "the number 2.5", "null", ... for error messages.
+std::string describe(const nlohmann::json& v) {
+  std::string text = v.dump();
+  if (text.size() > 40) text = text.substr(0, 37) + "...";
+  if (v.is_null()) return "null";
+  return concat("the ", v.is_number() ? "number" : v.type_name(), " ", text);
+}
+
+}  // namespace
+
+std::optional<int64_t> Weights::config_optional_int(const std::string& key, int64_t min, int64_t max) const {
   auto it = config_.find(key);
-  VR_CHECK(it != config_.end() && it->is_number_integer(), "weights '", file_.path(), "': config '", key,
-           "' is missing or not an integer");
-  return it->get<int64_t>();
+  if (it == config_.end() || it->is_null()) return std::nullopt;
+  const std::string where = concat("weights '", file_.path(), "': config '", key, "'");
+  VR_CHECK(it->is_number_integer(), where, " is ", describe(*it), ", expected an integer");
+  // An unsigned value above INT64_MAX would wrap in get<int64_t>(); compare it unsigned first.
+  const bool too_big = it->is_number_unsigned() && it->get<uint64_t>() > static_cast<uint64_t>(max);
+  const int64_t value = too_big ? max : it->get<int64_t>();
+  VR_CHECK(!too_big && value >= min && value <= max, where, " is ", it->dump(), ", expected an integer from ",
+           min, " to ", max);
+  return value;
+}
+
+int64_t Weights::config_int(const std::string& key, int64_t min, int64_t max) const {
+  std::optional<int64_t> v = config_optional_int(key, min, max);
+  VR_CHECK(v.has_value(), "weights '", file_.path(), "': config '", key, "' is ",
+           config_.contains(key) ? "null" : "missing", ", expected an integer");
+  return *v;
 }
 
 bool Weights::config_bool(const std::string& key) const {
   auto it = config_.find(key);
-  VR_CHECK(it != config_.end() && it->is_boolean(), "weights '", file_.path(), "': config '", key,
-           "' is missing or not a boolean");
+  VR_CHECK(it != config_.end(), "weights '", file_.path(), "': config '", key, "' is missing, expected a boolean");
+  VR_CHECK(it->is_boolean(), "weights '", file_.path(), "': config '", key, "' is ", describe(*it),
+           ", expected a boolean");
   return it->get<bool>();
 }
 
 double Weights::config_number(const std::string& key) const {
   auto it = config_.find(key);
-  VR_CHECK(it != config_.end() && it->is_number(), "weights '", file_.path(), "': config '", key,
-           "' is missing or not a number");
-  return it->get<double>();
+  VR_CHECK(it != config_.end(), "weights '", file_.path(), "': config '", key, "' is missing, expected a number");
+  VR_CHECK(it->is_number(), "weights '", file_.path(), "': config '", key, "' is ", describe(*it),
+           ", expected a number");
+  const double v = it->get<double>();
+  VR_CHECK(std::isfinite(v), "weights '", file_.path(), "': config '", key, "' is ", v, ", expected a finite number");
+  return v;
 }
 
 }  // namespace vrestore

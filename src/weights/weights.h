@@ -3,6 +3,9 @@
 // finish() fails if the file holds tensors the model never took.
 #pragma once
 
+#include <cstdint>
+#include <limits>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -27,9 +30,15 @@ class Weights {
   // Throws naming the tensors that were never taken.
   void finish() const;
 
-  // Config accessors that name the key and the file when it is absent or mistyped.
-  int64_t config_int(const std::string& key) const;
+  // Config accessors. Errors name the file and the key, say what was found and what was expected,
+  // e.g. "weights 'w.safetensors': config 'center_frame_idx' is the string \"two\", expected an
+  // integer". Integers must lie in [min, max].
+  int64_t config_int(const std::string& key, int64_t min = std::numeric_limits<int64_t>::min(),
+                     int64_t max = std::numeric_limits<int64_t>::max()) const;
+  // An integer in [min, max], or nullopt when the key is absent or null (upstream's "None").
+  std::optional<int64_t> config_optional_int(const std::string& key, int64_t min, int64_t max) const;
   bool config_bool(const std::string& key) const;
+  // A finite number (integer or not).
   double config_number(const std::string& key) const;
 
  private:

@@ -39,18 +39,122 @@ expect_error 1 "device cuda: " -- "$cli" run --weights "$W" --input "$IO" --outp
 printf 'not a safetensors file at all' > "$scratch/garbage.safetensors"
 expect_error 1 "header length .* exceeds the file" -- "$cli" info "$scratch/garbage.safetensors"
 
-# A good run matches upstream within 1e-4.
+# A good run matches upstream within 1e-4 (diff exits non-zero on NaN/Inf, so its status counts too).
 if "$cli" run --weights "$W" --input "$IO" --output "$OUT" 2>/dev/null; then
-  line=$("$cli" diff "$OUT:output" "$IO:expected")
+  line=$("$cli" diff "$OUT:output" "$IO:expected"); rc=$?
   echo "run edvr_x4_tsa vs upstream: $line"
   max=$(printf '%s' "$line" | sed -E 's/.*max_abs ([^ ]+).*/\1/')
-  if awk -v m="$max" 'BEGIN { exit !(m <= 1e-4) }'; then passed=$((passed + 1)); else
-    echo "FAIL: max_abs $max > 1e-4"; failures=$((failures + 1)); fi
+  if [ "$rc" -eq 0 ] && awk -v m="$max" 'BEGIN { exit !(m <= 1e-4) }'; then passed=$((passed + 1)); else
+    echo "FAIL: diff exited $rc, max_abs $max (want <= 1e-4)"; failures=$((failures + 1)); fi
 else
   echo "FAIL: vrestore run failed"; failures=$((failures + 1))
 fi
 if "$cli" info "$W" | grep -q "loads as basicsr.EDVR, scale 4"; then passed=$((passed + 1)); else
   echo "FAIL: info"; failures=$((failures + 1)); fi
+
+# ---- hardening (issue 6): every number from outside is checked, nothing non-finite passes ----
+cases=$fixtures/../cases/hardening
+PY=${VRESTORE_PYTHON:-python3}  # only the standard library is used below
+
+# check <description> <command...>: passes when the command succeeds.
+check() {
+  local what=$1; shift
+  if "$@"; then passed=$((passed + 1)); else echo "FAIL: $what"; failures=$((failures + 1)); fi
+}
+
+expect_error 1 "weights '.*config_wrong_type.safetensors': config 'center_frame_idx' is the string \"two\", expected an integer" -- \
+  "$cli" info "$cases/config_wrong_type.safetensors"
+# NaN is a difference: max_abs nan, the non-finite counts of each side, exit 1.
+expect_error 1 "non-finite values \(NaN or Inf\): 48 in .*all_nan.safetensors:x, 0 in .*zeros.safetensors:x" -- \
+  "$cli" diff "$cases/all_nan.safetensors:x" "$cases/zeros.safetensors:x"
+nan_line=$("$cli" diff "$cases/all_nan.safetensors:x" "$cases/zeros.safetensors:x" 2>/dev/null)
+check "diff prints max_abs nan and the non-finite counts, got: $nan_line" \
+  grep -Eq "max_abs nan .* non_finite 48 0$" <<< "$nan_line"
+check "diff of identical finite tensors exits 0" "$cli" diff "$cases/zeros.safetensors:x[1]" "$cases/zeros.safetensors:x[2]" \
+  > /dev/null
+expect_error 2 "diff index in .* expects an integer >= 0, got '-1'" -- \
+  "$cli" diff "$cases/zeros.safetensors:x[-1]" "$cases/zeros.safetensors:x[0]"
+expect_error 1 "diff: index \[3\] out of range for tensor 'x' of shape \(3, 4, 4\) \(expected 0 to 2\)" -- \
+  "$cli" diff "$cases/zeros.safetensors:x[3]" "$cases/zeros.safetensors:x[0]"
+
+# Unknown, repeated and out-of-range options are usage errors (exit 2, with the usage).
+expect_error 2 "unknown option --frobnicate" -- "$cli" restore --weights "$W" --input "$IO" --output "$OUT" --frobnicate 1
+expect_error 2 "^usage:" -- "$cli" restore --weights "$W" --input "$IO" --output "$OUT" --frobnicate 1
+expect_error 2 "unknown option --chunk-frames" -- "$cli" run --weights "$W" --input "$IO" --output "$OUT" --chunk-frames 4
+expect_error 2 "unknown option --verbose" -- "$cli" info --verbose "$W"
+expect_error 2 "--threads given twice" -- "$cli" run --weights "$W" --input "$IO" --output "$OUT" --threads 1 --threads 2
+expect_error 2 "--output needs a value" -- "$cli" run --weights "$W" --input "$IO" --output
+for bad in 0 -1 1025 abc " 2" 2x 99999999999999999999; do
+  expect_error 2 "--threads expects an integer 1 to 1024, got '$bad'" -- \
+    "$cli" run --weights "$W" --input "$IO" --output "$OUT" --threads "$bad"
+done
+expect_error 2 "--chunk-frames expects an integer >= 1, got '0'" -- \
+  "$cli" restore --weights "$W" --input "$IO" --output "$OUT" --chunk-frames 0
+expect_error 2 "--lookahead-frames expects an integer >= 0, got '-1'" -- \
+  "$cli" restore --weights "$W" --input "$IO" --output "$OUT" --lookahead-frames -1
+expect_error 2 "--lookahead-frames expects an integer >= 0, got '9223372036854775808'" -- \
+  "$cli" restore --weights "$W" --input "$IO" --output "$OUT" --lookahead-frames 9223372036854775808
+expect_error 2 "--independent-chunks expects an integer 0 to 1, got '2'" -- \
+  "$cli" restore --weights "$W" --input "$IO" --output "$OUT" --independent-chunks 2
+
+# An output may never be one of the inputs, also through a symlink; the input is left as it was.
+sum_before=$(cksum < "$W")
+expect_error 1 "--output '.*' is the --weights file .*; an output may never be one of the inputs" -- \
+  "$cli" run --weights "$W" --input "$IO" --output "$W"
+check "the weights file is unchanged after a refused --output" test "$(cksum < "$W")" = "$sum_before"
+ln -sf "$(realpath "$IO")" "$scratch/io_link.safetensors"
+expect_error 1 "is the --input file" -- "$cli" run --weights "$W" --input "$IO" --output "$scratch/io_link.safetensors"
+rm -f "$scratch/io_link.safetensors"
+
+# slice <src> <dst> [flat index to set to NaN]: sample 0 of the src 'input' (N, T, 3, H, W) as a
+# (T, 3, H, W) clip in dst, standard library only.
+slice() {
+  "$PY" - "$@" <<'PYEOF'
+import json, math, struct, sys
+src, dst = sys.argv[1], sys.argv[2]
+raw = open(src, 'rb').read(); n = struct.unpack('<Q', raw[:8])[0]
+info = json.loads(raw[8:8 + n])['input']
+shape = info['shape']; count = 1
+for d in shape[1:]: count *= d
+begin = 8 + n + info['data_offsets'][0]
+data = bytearray(raw[begin:begin + 4 * count])
+if len(sys.argv) > 3: data[4 * int(sys.argv[3]):4 * int(sys.argv[3]) + 4] = struct.pack('<f', math.nan)
+header = json.dumps({'input': {'dtype': 'F32', 'shape': shape[1:], 'data_offsets': [0, len(data)]}})
+header += ' ' * (-len(header) % 8)
+open(dst, 'wb').write(struct.pack('<Q', len(header)) + header.encode() + bytes(data))
+PYEOF
+}
+
+# One NaN input pixel (frame 3, channel 1, row 2, column 5) is an error naming the frame; opting in
+# restores it, and the NaN outputs are then caught by diff.
+if slice "$IO" "$scratch/nan_clip.safetensors" $((3 * 3 * 32 * 32 + 1 * 32 * 32 + 2 * 32 + 5)); then
+  expect_error 1 "restore: input frame 3 holds 1 non-finite value \(first: nan at channel 1, row 2, column 5\)" -- \
+    "$cli" restore --weights "$W" --input "$scratch/nan_clip.safetensors" --output "$OUT"
+  check "restore --allow-non-finite runs" \
+    "$cli" restore --weights "$W" --input "$scratch/nan_clip.safetensors" --output "$scratch/nan_out.safetensors" \
+    --allow-non-finite 2>/dev/null
+  expect_error 1 "non-finite values" -- "$cli" diff "$scratch/nan_out.safetensors:output" "$scratch/nan_out.safetensors:output"
+else
+  echo "FAIL: could not write the NaN clip with $PY"; failures=$((failures + 1))
+fi
+
+# A look-ahead of INT64_MAX is clamped to the clip: exactly the whole-clip result.
+BV=$weights/basicvsr_x4.safetensors
+if slice "$fixtures/basicvsr_x4/io.safetensors" "$scratch/bv_clip.safetensors" &&
+   "$cli" restore --weights "$BV" --input "$scratch/bv_clip.safetensors" --output "$scratch/bv_whole.safetensors" 2>/dev/null; then
+  for chunk in 4 1; do
+    if "$cli" restore --weights "$BV" --input "$scratch/bv_clip.safetensors" --output "$scratch/bv_la.safetensors" \
+         --chunk-frames $chunk --lookahead-frames 9223372036854775807 2>/dev/null; then
+      line=$("$cli" diff "$scratch/bv_la.safetensors:output" "$scratch/bv_whole.safetensors:output"); rc=$?
+      check "chunks of $chunk + look-ahead INT64_MAX equal the whole clip: exit $rc, $line" \
+        grep -q "max_abs 0.000e+00 .* non_finite 0 0" <<< "$line"
+    else
+      echo "FAIL: restore --chunk-frames $chunk --lookahead-frames 9223372036854775807 failed"; failures=$((failures + 1))
+    fi
+  done
+else
+  echo "FAIL: whole-clip BasicVSR restore"; failures=$((failures + 1))
+fi
 
 echo "cli: $passed passed, $failures failed"
 [ "$failures" -eq 0 ]
