@@ -1,4 +1,5 @@
-// Launcher and entry of the modulated deformable convolution.
+// Launcher and entries of the chunked modulated deformable convolution.
+#include "bias_activation.h"
 #include "deform_conv2d.cuh"
 
 namespace vrestore::kernels {
@@ -6,39 +7,63 @@ namespace vrestore::kernels {
 namespace {
 
 constexpr int kThreads = 256;
-constexpr int kMaxGridY = 65535;
+constexpr int kMaxGridYZ = 65535;
 
-cudaError_t launch_deform_im2col(const DeformConv2dParams& p, int n, cudaStream_t stream) {
-  const int out_plane = p.out_height * p.out_width;
-  if (p.in_channels > kMaxGridY) return cudaErrorInvalidValue;
-  const dim3 grid(unsigned((out_plane + kThreads - 1) / kThreads), unsigned(p.in_channels));
-  KLAUNCH(deform_im2col_kernel, grid, dim3(kThreads), 0, stream, p, n);
-  return cudaGetLastError();
+cudaError_t gemm(const GemmContext& ctx, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
+                 int64_t ldb, float* c, int64_t ldc) {
+  return gemm_f32(ctx, m, n, k, a, lda, b, ldb, c, ldc);
+}
+cudaError_t gemm(const GemmContext& ctx, int64_t m, int64_t n, int64_t k, const __half* a, int64_t lda,
+                 const __half* b, int64_t ldb, __half* c, int64_t ldc) {
+  return gemm_f16(ctx, m, n, k, a, lda, b, ldb, c, ldc);
+}
+
+template <class T>
+cudaError_t run_deform_conv2d(const DeformConv2dParams<T>& p, const GemmContext& ctx) {
+  const int64_t out_plane = int64_t(p.out_height) * p.out_width;
+  if (p.batch == 0 || out_plane == 0 || p.out_channels == 0) return cudaSuccess;
+  const int taps = p.kernel_h * p.kernel_w;
+  if (out_plane > INT32_MAX || taps > kMaxGridYZ || p.deformable_groups > kMaxGridYZ) return cudaErrorInvalidValue;
+  const int64_t chunk_pixels = deform_conv2d_chunk_pixels(p);
+  if (chunk_pixels <= 0) return cudaErrorInvalidValue;  // one pixel's column exceeds the workspace limit
+  const int64_t reduction = int64_t(p.in_channels) * taps;
+
+  for (int n = 0; n < p.batch; ++n) {
+    T* image_out = p.output + int64_t(n) * p.out_channels * out_plane;
+    for (int64_t begin = 0; begin < out_plane; begin += chunk_pixels) {
+      const int count = int(out_plane - begin < chunk_pixels ? out_plane - begin : chunk_pixels);
+      const DeformChunk chunk{n, int(begin), count};
+      const dim3 grid(unsigned((count + kThreads - 1) / kThreads), unsigned(taps), unsigned(p.deformable_groups));
+      KLAUNCH(deform_im2col_kernel<T>, grid, dim3(kThreads), 0, ctx.stream, p, chunk);
+      if (cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;
+      // output[n][:, begin:begin+count] (Cout, count; row stride Ho*Wo) = weight · tile
+      if (cudaError_t e = gemm(ctx, p.out_channels, count, reduction, p.weight, reduction, p.workspace, count,
+                               image_out + begin, out_plane);
+          e != cudaSuccess)
+        return e;
+      if (!p.bias && p.activation == Activation::None) continue;
+      BiasActivationParams<T> epilogue;
+      epilogue.data = image_out + begin;
+      epilogue.bias = p.bias;
+      epilogue.batch = 1;
+      epilogue.channels = p.out_channels;
+      epilogue.plane = count;
+      epilogue.channel_stride = out_plane;
+      epilogue.activation = p.activation;
+      epilogue.leaky_slope = p.leaky_slope;
+      if (cudaError_t e = bias_activation(epilogue, ctx.stream); e != cudaSuccess) return e;
+    }
+  }
+  return cudaSuccess;
 }
 
 }  // namespace
 
-cudaError_t deform_conv2d(const DeformConv2dParams& p, const GemmContext& gemm) {
-  const int64_t out_plane = int64_t(p.out_height) * p.out_width;
-  if (p.batch == 0 || out_plane == 0 || p.out_channels == 0) return cudaSuccess;
-  const int64_t reduction = int64_t(p.in_channels) * p.kernel_h * p.kernel_w;
-  for (int n = 0; n < p.batch; ++n) {
-    if (cudaError_t e = launch_deform_im2col(p, n, gemm.stream); e != cudaSuccess) return e;
-    // output[n] (Cout, Ho*Wo) = weight (Cout, Cin*K) · columns (Cin*K, Ho*Wo)
-    float* out = p.output + int64_t(n) * p.out_channels * out_plane;
-    if (cudaError_t e = gemm_f32(gemm, p.out_channels, out_plane, reduction, p.weight, p.columns, out); e != cudaSuccess)
-      return e;
-  }
-  if (!p.bias && p.activation == Activation::None) return cudaSuccess;
-  BiasActivationParams epilogue;
-  epilogue.data = p.output;
-  epilogue.bias = p.bias;
-  epilogue.batch = p.batch;
-  epilogue.channels = p.out_channels;
-  epilogue.plane = out_plane;
-  epilogue.activation = p.activation;
-  epilogue.leaky_slope = p.leaky_slope;
-  return bias_activation(epilogue, gemm.stream);
+cudaError_t deform_conv2d(const DeformConv2dParams<float>& p, const GemmContext& gemm) {
+  return run_deform_conv2d(p, gemm);
+}
+cudaError_t deform_conv2d(const DeformConv2dParams<__half>& p, const GemmContext& gemm) {
+  return run_deform_conv2d(p, gemm);
 }
 
 }  // namespace vrestore::kernels

@@ -1,65 +1,90 @@
-// Device code of the modulated deformable im2col.
+// Device code of the chunked, modulated deformable im2col.
 #pragma once
 
 #include "cuda_compat.h"  // first: it decides what CUDA keywords mean
 
 #include <cstdint>
 
+#include "activation.cuh"
 #include "deform_conv2d.h"
 
 namespace vrestore::kernels {
 
-// Bilinear sample of one (H, W) plane with torchvision's out-of-image rule: a point outside
-// (-1, H) x (-1, W) is 0; otherwise each of the four neighbours contributes only if it is inside.
-__device__ __forceinline__ float deform_bilinear(const float* plane, int height, int width, float y, float x) {
-  if (!(y > -1.0f && y < float(height) && x > -1.0f && x < float(width))) return 0.0f;  // also catches NaN
-  const float fy = floorf(y);
-  const float fx = floorf(x);
-  const int y_low = int(fy);
-  const int x_low = int(fx);
-  const int y_high = y_low + 1;
-  const int x_high = x_low + 1;
-  const float ly = y - fy;
-  const float lx = x - fx;
-  const float hy = 1.0f - ly;
-  const float hx = 1.0f - lx;
-  const float v1 = (y_low >= 0 && x_low >= 0) ? plane[int64_t(y_low) * width + x_low] : 0.0f;
-  const float v2 = (y_low >= 0 && x_high < width) ? plane[int64_t(y_low) * width + x_high] : 0.0f;
-  const float v3 = (y_high < height && x_low >= 0) ? plane[int64_t(y_high) * width + x_low] : 0.0f;
-  const float v4 = (y_high < height && x_high < width) ? plane[int64_t(y_high) * width + x_high] : 0.0f;
-  return hy * hx * v1 + hy * lx * v2 + ly * hx * v3 + ly * lx * v4;
-}
+// The chunk of image `n` that one launch fills: output pixels [begin, begin + count) of the
+// flattened Ho*Wo plane; the tile is (Cin*K, count) with row (c*K + k).
+struct DeformChunk {
+  int n;
+  int begin;
+  int count;
+};
 
-// One thread per (input channel, output pixel) of image `n`: grid.x covers Ho*Wo, grid.y is the
-// channel (so no thread divides a 64-bit index). The thread fills the kh*kw column rows of its
-// channel: columns[(c*K + k), pixel] = mask * sample. Neighbouring threads are neighbouring output
-// pixels, so offset/mask reads and column writes are coalesced.
-__global__ void deform_im2col_kernel(DeformConv2dParams p, int n) {
-  const int out_plane = p.out_height * p.out_width;
-  const int pixel = blockIdx.x * blockDim.x + threadIdx.x;
-  if (pixel >= out_plane) return;
-  const int c = blockIdx.y;
+// One thread per (pixel of the chunk, tap, deformable group): grid.x covers the chunk, grid.y is
+// the tap k, grid.z the group g, so no thread divides a 64-bit index. The sample point, the four
+// corner indices and the bilinear weights with the mask folded in are computed once and reused
+// for the Cin/G channels of the group. Neighbouring threads are neighbouring output pixels, so
+// offset/mask reads and tile writes are coalesced.
+//
+// torchvision's rule: a sample outside (-1, H) x (-1, W) is 0 (times the mask, so a NaN mask
+// stays NaN); inside, each of the four neighbours contributes only if it lies in the image.
+template <class T>
+__global__ void deform_im2col_kernel(DeformConv2dParams<T> p, DeformChunk chunk) {
+  const int local = blockIdx.x * blockDim.x + threadIdx.x;
+  if (local >= chunk.count) return;
+  const int k = blockIdx.y;
+  const int g = blockIdx.z;
+  const int taps = p.kernel_h * p.kernel_w;
+  const int64_t out_plane = int64_t(p.out_height) * p.out_width;
+  const int pixel = chunk.begin + local;
   const int oy = pixel / p.out_width;
   const int ox = pixel - oy * p.out_width;
-  const int taps = p.kernel_h * p.kernel_w;
-  const int group = c / (p.in_channels / p.deformable_groups);
+  const int ky = k / p.kernel_w;
+  const int kx = k - ky * p.kernel_w;
 
-  const float* image = p.input + (int64_t(n) * p.in_channels + c) * p.height * p.width;
-  const float* offset = p.offset + (int64_t(n) * p.deformable_groups + group) * 2 * taps * out_plane + pixel;
-  const float* mask = p.mask + (int64_t(n) * p.deformable_groups + group) * taps * out_plane + pixel;
-  float* column = p.columns + int64_t(c) * taps * out_plane + pixel;
+  const int64_t offset_channel = (int64_t(chunk.n) * p.deformable_groups + g) * 2 * taps + 2 * k;
+  const float dy = p.offset[offset_channel * out_plane + pixel];
+  const float dx = p.offset[(offset_channel + 1) * out_plane + pixel];
+  const float m = p.mask[((int64_t(chunk.n) * p.deformable_groups + g) * taps + k) * out_plane + pixel];
+  const float y = float(oy * p.stride_h - p.pad_h + ky * p.dilation_h) + dy;
+  const float x = float(ox * p.stride_w - p.pad_w + kx * p.dilation_w) + dx;
 
-  const int y_base = oy * p.stride_h - p.pad_h;
-  const int x_base = ox * p.stride_w - p.pad_w;
-  for (int ky = 0; ky < p.kernel_h; ++ky) {
-    for (int kx = 0; kx < p.kernel_w; ++kx) {
-      const int k = ky * p.kernel_w + kx;
-      const float dy = offset[int64_t(2 * k) * out_plane];
-      const float dx = offset[int64_t(2 * k + 1) * out_plane];
-      const float y = float(y_base + ky * p.dilation_h) + dy;
-      const float x = float(x_base + kx * p.dilation_w) + dx;
-      column[int64_t(k) * out_plane] = mask[int64_t(k) * out_plane] * deform_bilinear(image, p.height, p.width, y, x);
+  // Corners in the order top-left, top-right, bottom-left, bottom-right.
+  float weight[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+  int64_t index[4] = {0, 0, 0, 0};
+  bool valid[4] = {false, false, false, false};
+  if (y > -1.0f && y < float(p.height) && x > -1.0f && x < float(p.width)) {  // false for NaN too
+    const float fy = floorf(y);
+    const float fx = floorf(x);
+    const int y0 = int(fy);
+    const int x0 = int(fx);
+    const float ly = y - fy;
+    const float lx = x - fx;
+    const float hy = 1.0f - ly;
+    const float hx = 1.0f - lx;
+    weight[0] = m * (hy * hx);
+    weight[1] = m * (hy * lx);
+    weight[2] = m * (ly * hx);
+    weight[3] = m * (ly * lx);
+    for (int corner = 0; corner < 4; ++corner) {
+      const int cy = y0 + (corner >> 1);
+      const int cx = x0 + (corner & 1);
+      valid[corner] = cy >= 0 && cy < p.height && cx >= 0 && cx < p.width;
+      index[corner] = valid[corner] ? int64_t(cy) * p.width + cx : 0;
     }
+  } else {
+    for (int corner = 0; corner < 4; ++corner) weight[corner] = m * 0.0f;
+  }
+
+  const int per_group = p.in_channels / p.deformable_groups;
+  const int64_t in_plane = int64_t(p.height) * p.width;
+  const int c0 = g * per_group;
+  const T* image = p.input + (int64_t(chunk.n) * p.in_channels + c0) * in_plane;
+  T* tile = p.workspace + (int64_t(c0) * taps + k) * chunk.count + local;
+  const int64_t tile_channel_stride = int64_t(taps) * chunk.count;
+  for (int c = 0; c < per_group; ++c, image += in_plane, tile += tile_channel_stride) {
+    float value = 0.0f;
+    for (int corner = 0; corner < 4; ++corner)
+      value += weight[corner] * (valid[corner] ? to_float(image[index[corner]]) : 0.0f);
+    *tile = from_float<T>(value);
   }
 }
 

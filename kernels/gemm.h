@@ -1,9 +1,10 @@
-// The GEMM seam. Deformable convolution (and later conv2d) spend their FLOPs in one matrix product,
-// which belongs to cuBLAS (tensor cores, tuned tiles), not to a hand-written kernel. Routing it
-// through this single function lets the emulated test build bind it to a plain CPU loop
-// (tests/kernels/gemm_emulated.cpp) while the CUDA build uses cuBLAS (kernels/gemm.cu).
+// The GEMM seam. Convolutions spend their FLOPs in one matrix product, which belongs to cuBLAS
+// (tensor cores, tuned tiles), not to a hand-written kernel. Routing it through these functions
+// lets the emulated test build bind them to plain CPU loops (tests/kernels/gemm_emulated.cpp)
+// while the CUDA build uses cuBLAS (kernels/gemm.cu).
 #pragma once
 
+#include <cuda_fp16.h>
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
@@ -15,9 +16,23 @@ struct GemmContext {
   cudaStream_t stream = nullptr;
 };
 
-// C (m, n) = A (m, k) · B (k, n); row-major fp32, densely packed (leading dimensions k, n, n).
-// Full fp32 (no TF32): the handle must keep cuBLAS's default math mode. Sizes must fit in int.
+// C (m, n) = A (m, k) · B (k, n), all row-major; element (i, j) of X at X[i * ldx + j] with
+// lda >= k, ldb >= n, ldc >= n (a sub-block of a wider matrix, e.g. a pixel chunk of an output
+// plane, is addressed by its first element and the full row length). Sizes must fit in int.
 // A cuBLAS failure is returned as cudaErrorUnknown.
-cudaError_t gemm_f32(const GemmContext& ctx, int64_t m, int64_t n, int64_t k, const float* a, const float* b, float* c);
+//
+// Full fp32: the handle must keep cuBLAS's default math mode (no TF32).
+cudaError_t gemm_f32(const GemmContext& ctx, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
+                     const float* b, int64_t ldb, float* c, int64_t ldc);
+// fp16 storage, fp32 accumulation (cublasGemmEx, CUDA_R_16F operands, CUBLAS_COMPUTE_32F);
+// C is rounded to fp16 once, at the end.
+cudaError_t gemm_f16(const GemmContext& ctx, int64_t m, int64_t n, int64_t k, const __half* a, int64_t lda,
+                     const __half* b, int64_t ldb, __half* c, int64_t ldc);
+
+// Densely packed operands (lda = k, ldb = ldc = n).
+inline cudaError_t gemm_f32(const GemmContext& ctx, int64_t m, int64_t n, int64_t k, const float* a, const float* b,
+                            float* c) {
+  return gemm_f32(ctx, m, n, k, a, k, b, n, c, n);
+}
 
 }  // namespace vrestore::kernels

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 
+#include "activation.cuh"
 #include "pixel_shuffle.h"
 
 namespace vrestore::kernels {
@@ -15,27 +16,47 @@ struct PixelShuffleParams {
   T* output;
   PixelShuffleShape shape;
   int64_t rows;  // output rows over all planes: batch * out_channels * height * factor
+  int runs;      // runs per output row: width / V
 };
 
-// One thread per output element of a row, so writes are coalesced; reads gather from `factor`
-// input planes. grid.x covers the output width, grid.y strides over output rows (all planes), so
-// the one 64-bit division per row stays out of the per-element work.
-template <class T>
+// Output row (plane, oh = h*r + i) interleaves input rows h of the r planes plane*r*r + i*r + j:
+// out[w*r + j] = in_j[w]. A thread owns a run of V consecutive input columns [w, w + V): it reads
+// V contiguous elements from each of the r input rows (one vector load each) and writes the
+// V*r contiguous output elements they become (r vector stores), so both sides are coalesced and
+// as wide as the alignment allows. Block: x over the runs of a row, y over rows (strided).
+// R is the factor when it is a compile-time constant (registers hold the r x V values), 0 for
+// any other factor (then V = 1 and the r values go straight through).
+template <class T, int R, int V>
 __global__ void pixel_shuffle_kernel(PixelShuffleParams<T> p) {
-  const int r = p.shape.factor;
+  const int run = blockIdx.x * blockDim.x + threadIdx.x;
+  if (run >= p.runs) return;
+  const int r = R > 0 ? R : p.shape.factor;
+  const int64_t in_plane = int64_t(p.shape.height) * p.shape.width;
   const int out_h = p.shape.height * r;
-  const int out_w = p.shape.width * r;
-  const int ow = blockIdx.x * blockDim.x + threadIdx.x;
-  if (ow >= out_w) return;
-  const int w = ow / r;
-  const int j = ow - w * r;
-  for (int64_t row = blockIdx.y; row < p.rows; row += gridDim.y) {
-    const int64_t plane = row / out_h;  // n * C + c
+  const int64_t out_w = int64_t(p.shape.width) * r;
+  for (int64_t row = int64_t(blockIdx.y) * blockDim.y + threadIdx.y; row < p.rows;
+       row += int64_t(gridDim.y) * blockDim.y) {
+    // One division per run of V*r elements; 32-bit whenever the row count allows.
+    const int64_t plane = row <= INT32_MAX ? int64_t(unsigned(row) / unsigned(out_h)) : row / out_h;
     const int oh = int(row - plane * out_h);
     const int h = oh / r;
     const int i = oh - h * r;
-    const int64_t in_plane = plane * r * r + i * r + j;  // n * C*r*r + c*r*r + i*r + j
-    p.output[row * out_w + ow] = p.input[(in_plane * p.shape.height + h) * p.shape.width + w];
+    const T* in = p.input + ((plane * r * r + i * r) * p.shape.height + h) * p.shape.width + int64_t(run) * V;
+    T* out = p.output + row * out_w + int64_t(run) * V * r;
+    if constexpr (R == 0) {
+      for (int j = 0; j < r; ++j) out[j] = in[j * in_plane];
+    } else {
+      Pack<T, V> values[R];
+      for (int j = 0; j < R; ++j) values[j] = load_pack<T, V>(in + j * in_plane);
+      for (int q = 0; q < R; ++q) {
+        Pack<T, V> packed;
+        for (int e = 0; e < V; ++e) {
+          const int t = q * V + e;  // output element of the run: column t / R of input row t % R
+          packed.v[e] = values[t % R].v[t / R];
+        }
+        store_pack<T, V>(out + q * V, packed);
+      }
+    }
   }
 }
 

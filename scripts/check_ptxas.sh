@@ -73,20 +73,31 @@ for log in "$log_dir"/*.cu.log; do
 done
 warnings="$(grep -h "ptxas warning" "$log_dir"/*.cu.log || true)"
 
-printf "%-22s %-28s %-6s %5s %6s %6s %6s %7s %s\n" file kernel arch regs spillS spillL stack smem verdict
+printf "%-20s %-44s %-6s %5s %6s %6s %6s %7s %s\n" file kernel arch regs spillS spillL stack smem verdict
 fail=0
 while IFS=$'\t' read -r file mangled arch regs spill_st spill_ld stack smem; do
-  # Demangled name without namespace, template arguments or parameters.
-  name="$(echo "$mangled" | c++filt | sed -E 's/\(.*$//; s/<.*$//; s/^.*:://')"
-  budget="${KERNEL_BUDGETS[$name]:-$DEFAULT_REGISTER_BUDGET}"
-  [[ "$mangled" == *I6__half* ]] && name="$name<half>"
-  [[ "$mangled" == *IfE* ]] && name="$name<float>"
+  # Demangled name without return type, namespaces or parameters, template arguments kept
+  # (pixel_shuffle_kernel<float,2,4>); the budget is looked up by the bare name.
+  name="$(echo "$mangled" | c++filt | sed -E 's/^void //; s/\(.*$//; s/vrestore::kernels:://g; s/__half/half/g; s/ //g')"
+  base="${name%%<*}"
+  budget="${KERNEL_BUDGETS[$base]:-$DEFAULT_REGISTER_BUDGET}"
   verdict=ok
   if (( spill_st > 0 || spill_ld > 0 )); then verdict="SPILLS"; fail=1; fi
   if (( regs > budget )); then verdict="OVER BUDGET ($budget)"; fail=1; fi
-  printf "%-22s %-28s %-6s %5s %6s %6s %6s %7s %s\n" "$file" "$name" "$arch" "$regs" "$spill_st" "$spill_ld" \
+  printf "%-20s %-44s %-6s %5s %6s %6s %6s %7s %s\n" "$file" "$name" "$arch" "$regs" "$spill_st" "$spill_ld" \
     "$stack" "$smem" "$verdict"
 done < <(sort "$rows")
+
+# Every __global__ function of kernels/*.cuh must have been compiled (a template no launcher
+# instantiates would otherwise escape the check) for every architecture.
+for kernel in $(grep -ho '__global__ void [A-Za-z0-9_]*' "$ROOT"/kernels/*.cuh | awk '{print $3}' | sort -u); do
+  for arch in $ARCHS; do
+    if ! awk -F'\t' -v arch="sm_$arch" '$3 == arch' "$rows" | cut -f2 | c++filt | grep -q "::${kernel}[<(]"; then
+      echo "check_ptxas: kernel $kernel was not compiled for sm_$arch (no launcher instantiates it?)"
+      fail=1
+    fi
+  done
+done
 
 if [[ -n "$warnings" ]]; then
   echo "$warnings"

@@ -2,6 +2,7 @@
 // emulator and on a real GPU: device buffers, NaN-prefilled outputs and tolerance comparisons.
 #pragma once
 
+#include <cuda_fp16.h>
 #include <cuda_runtime_api.h>
 
 #include <catch2/catch.hpp>
@@ -59,6 +60,25 @@ inline std::vector<float> random_vector(size_t count, float lo, float hi, uint32
   for (float& x : v) x = dist(rng);
   return v;
 }
+
+// fp16 storage helpers: round-to-nearest conversions, and the fp32 values fp16 storage holds.
+inline std::vector<__half> to_half(const std::vector<float>& v) {
+  std::vector<__half> h(v.size());
+  for (size_t i = 0; i < v.size(); ++i) h[i] = __float2half_rn(v[i]);
+  return h;
+}
+inline std::vector<float> to_float(const std::vector<__half>& h) {
+  std::vector<float> v(h.size());
+  for (size_t i = 0; i < h.size(); ++i) v[i] = __half2float(h[i]);
+  return v;
+}
+inline std::vector<float> round_to_half(const std::vector<float>& v) { return to_float(to_half(v)); }
+inline std::vector<float> to_float(const std::vector<float>& v) { return v; }
+
+// Tolerance classes: fp32 kernels vs the CPU fp32 op, and fp16 kernels vs the CPU fp32 op run on
+// the same fp16-rounded inputs.
+constexpr double kF32Atol = 1e-5, kF32Rtol = 1e-4;
+constexpr double kF16Atol = 1e-3, kF16Rtol = 1e-2;
 
 struct Comparison {
   size_t failures = 0;

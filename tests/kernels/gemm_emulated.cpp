@@ -1,19 +1,39 @@
-// The gemm seam (kernels/gemm.h) in the emulated test build: a plain CPU loop instead of cuBLAS.
-// "Device" pointers are host memory under the emulator, so it reads and writes them directly.
+// The gemm seam (kernels/gemm.h) in the emulated test build: plain CPU loops instead of cuBLAS,
+// with fp32 accumulation for the fp16 variant (as CUBLAS_COMPUTE_32F). "Device" pointers are
+// host memory under the emulator, so the loops read and write them directly.
+#include <vector>
+
 #include "gemm.h"
 
 namespace vrestore::kernels {
 
-cudaError_t gemm_f32(const GemmContext&, int64_t m, int64_t n, int64_t k, const float* a, const float* b, float* c) {
+namespace {
+template <class T, class ToFloat, class FromFloat>
+void gemm_loop(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb, T* c, int64_t ldc,
+               ToFloat to_float, FromFloat from_float) {
+  std::vector<float> row(size_t(n > 0 ? n : 0));
   for (int64_t i = 0; i < m; ++i) {
-    float* row = c + i * n;
-    for (int64_t j = 0; j < n; ++j) row[j] = 0.0f;
+    for (float& v : row) v = 0.0f;
     for (int64_t p = 0; p < k; ++p) {
-      const float scale = a[i * k + p];
-      const float* b_row = b + p * n;
-      for (int64_t j = 0; j < n; ++j) row[j] += scale * b_row[j];
+      const float scale = to_float(a[i * lda + p]);
+      const T* b_row = b + p * ldb;
+      for (int64_t j = 0; j < n; ++j) row[size_t(j)] += scale * to_float(b_row[j]);
     }
+    for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = from_float(row[size_t(j)]);
   }
+}
+}  // namespace
+
+cudaError_t gemm_f32(const GemmContext&, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
+                     int64_t ldb, float* c, int64_t ldc) {
+  gemm_loop(m, n, k, a, lda, b, ldb, c, ldc, [](float v) { return v; }, [](float v) { return v; });
+  return cudaSuccess;
+}
+
+cudaError_t gemm_f16(const GemmContext&, int64_t m, int64_t n, int64_t k, const __half* a, int64_t lda,
+                     const __half* b, int64_t ldb, __half* c, int64_t ldc) {
+  gemm_loop(m, n, k, a, lda, b, ldb, c, ldc, [](__half v) { return __half2float(v); },
+            [](float v) { return __float2half_rn(v); });
   return cudaSuccess;
 }
 

@@ -26,12 +26,17 @@ std::vector<T> reference_pixel_shuffle(const std::vector<T>& in, int n, int c, i
   return out;
 }
 
+// `misalign` shifts both buffers by one element, so no pointer is 16-byte (or 2-element) aligned
+// and the kernel must take its narrow path.
 template <class T>
-std::vector<T> run_kernel(const std::vector<T>& in, const kernels::PixelShuffleShape& s) {
-  DeviceBuffer<T> input(in), output(in.size());
+std::vector<T> run_kernel(const std::vector<T>& in, const kernels::PixelShuffleShape& s, bool misalign = false) {
+  const size_t shift = misalign ? 1 : 0;
+  DeviceBuffer<T> input(in.size() + shift), output(in.size() + shift);
+  CUDA_REQUIRE(cudaMemcpy(input.get() + shift, in.data(), in.size() * sizeof(T), cudaMemcpyHostToDevice));
   output.fill_nan();
-  CUDA_REQUIRE(kernels::pixel_shuffle(s, input.get(), output.get(), nullptr));
-  return output.download();
+  CUDA_REQUIRE(kernels::pixel_shuffle(s, input.get() + shift, output.get() + shift, nullptr));
+  std::vector<T> all = output.download();
+  return std::vector<T>(all.begin() + long(shift), all.end());
 }
 
 template <class T>
@@ -42,8 +47,14 @@ bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
 struct Case {
   int n, c, h, w, r;
 };
-// Output widths below, at and above the 128-thread block, odd sizes, several planes.
-constexpr Case kCases[] = {{2, 3, 5, 7, 2}, {1, 2, 37, 3, 3}, {3, 1, 1, 300, 2}, {1, 4, 6, 64, 2}, {2, 5, 3, 1, 4}};
+// Every path of the kernel: widths that are multiples of 8 (16-byte runs for f32 and f16), of 4
+// only (16-byte f32, 8-byte f16), of 2 only, odd widths (one element per run); r = 2, 3, 4 (the
+// compile-time factors), 1 and 5 (the generic one); rows wider than a 256-thread block
+// (W = 1100: 275 float4 runs) and many narrow rows (several rows per block); W = 1 and H = 1.
+constexpr Case kCases[] = {{2, 3, 5, 7, 2},  {1, 2, 37, 3, 3},   {3, 1, 1, 300, 2}, {1, 4, 6, 64, 2},
+                           {2, 5, 3, 1, 4},  {2, 3, 4, 8, 3},    {1, 2, 3, 12, 4},  {2, 3, 5, 6, 2},
+                           {1, 2, 3, 10, 3}, {1, 2, 3, 4, 5},    {2, 3, 4, 5, 1},   {1, 1, 2, 1100, 2},
+                           {1, 3, 1, 16, 4}, {2, 2, 9, 24, 2},   {1, 2, 40, 2, 4}};
 
 }  // namespace
 
@@ -53,6 +64,7 @@ TEST_CASE("pixel_shuffle f32 matches the CPU backend and the reference bit for b
     const std::vector<float> in = random_vector(size_t(k.n) * k.c * k.r * k.r * k.h * k.w, -1, 1, 11);
     const std::vector<float> got = run_kernel(in, {k.n, k.c, k.h, k.w, k.r});
     REQUIRE(same_bits(got, reference_pixel_shuffle(in, k.n, k.c, k.h, k.w, k.r)));
+    REQUIRE(same_bits(run_kernel(in, {k.n, k.c, k.h, k.w, k.r}, true), got));
 
     const Tensor cpu = ops::pixel_shuffle(Tensor::from_data({k.n, int64_t(k.c) * k.r * k.r, k.h, k.w}, in.data()), k.r);
     REQUIRE(cpu.shape() == Shape{k.n, k.c, int64_t(k.h) * k.r, int64_t(k.w) * k.r});
@@ -66,7 +78,9 @@ TEST_CASE("pixel_shuffle f16 matches the reference bit for bit", "[kernels][pixe
     const std::vector<float> values = random_vector(size_t(k.n) * k.c * k.r * k.r * k.h * k.w, -4, 4, 12);
     std::vector<__half> in(values.size());
     for (size_t i = 0; i < values.size(); ++i) in[i] = __float2half(values[i]);
-    REQUIRE(same_bits(run_kernel(in, {k.n, k.c, k.h, k.w, k.r}), reference_pixel_shuffle(in, k.n, k.c, k.h, k.w, k.r)));
+    const std::vector<__half> want = reference_pixel_shuffle(in, k.n, k.c, k.h, k.w, k.r);
+    REQUIRE(same_bits(run_kernel(in, {k.n, k.c, k.h, k.w, k.r}), want));
+    REQUIRE(same_bits(run_kernel(in, {k.n, k.c, k.h, k.w, k.r}, true), want));
   }
 }
 

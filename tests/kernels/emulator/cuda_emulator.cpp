@@ -16,12 +16,6 @@
 #include <sanitizer/asan_interface.h>
 #endif
 
-
-thread_local uint3 threadIdx;
-thread_local uint3 blockIdx;
-thread_local dim3 blockDim;
-thread_local dim3 gridDim;
-
 // ---- x86-64 context switch -----------------------------------------------------------------------
 // Saves the callee-saved registers and the FP control words on the current stack, stores the stack
 // pointer in *save_sp and resumes the context whose stack pointer is next_sp. ucontext would also

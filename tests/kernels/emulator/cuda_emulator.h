@@ -38,10 +38,13 @@
 #include <type_traits>
 
 // Built-in variables; the scheduler sets them whenever it switches to a thread.
-extern thread_local uint3 threadIdx;
-extern thread_local uint3 blockIdx;
-extern thread_local dim3 blockDim;
-extern thread_local dim3 gridDim;
+// Inline definitions with constant initialisers, not `extern` declarations: code in other
+// translation units then reads them straight from the thread's TLS block instead of through a
+// TLS wrapper call, which UBSan (GCC 12, -fsanitize=null) misreports as a null member access.
+inline thread_local uint3 threadIdx{};
+inline thread_local uint3 blockIdx{};
+inline thread_local dim3 blockDim{};
+inline thread_local dim3 gridDim{};
 constexpr int warpSize = 32;
 
 namespace cuemu {
