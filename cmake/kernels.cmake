@@ -48,12 +48,15 @@ target_compile_definitions(vrestore_kernel_tests PRIVATE VRESTORE_SOURCE_DIR="${
 target_compile_options(vrestore_kernel_tests PRIVATE -Wall -Wextra)
 target_link_libraries(vrestore_kernel_tests PRIVATE vrestore Catch2::Catch2)
 
-# Optional AddressSanitizer build of the kernel tests: it reports out-of-bounds kernel accesses at
-# the faulting line, like compute-sanitizer's memcheck (docs/cuda.md).
-option(VRESTORE_KERNEL_TESTS_ASAN "Build the emulated kernel tests with AddressSanitizer" OFF)
+# Optional AddressSanitizer + UndefinedBehaviorSanitizer build of the kernel tests: it reports
+# out-of-bounds kernel accesses at the faulting line, like compute-sanitizer's memcheck, and
+# overflowing index arithmetic, misaligned or null accesses as errors (docs/cuda.md). CI builds it
+# in its own build folder (scripts/test.sh).
+option(VRESTORE_KERNEL_TESTS_ASAN "Build the emulated kernel tests with AddressSanitizer and UBSan" OFF)
 if(VRESTORE_KERNEL_TESTS_ASAN)
-  target_compile_options(vrestore_kernel_tests PRIVATE -fsanitize=address -fno-omit-frame-pointer -g)
-  target_link_options(vrestore_kernel_tests PRIVATE -fsanitize=address)
+  set(sanitizers -fsanitize=address,undefined -fno-sanitize-recover=all)
+  target_compile_options(vrestore_kernel_tests PRIVATE ${sanitizers} -fno-omit-frame-pointer -g)
+  target_link_options(vrestore_kernel_tests PRIVATE ${sanitizers})
 endif()
 
 # Every test case under two thread orders between sync points: a missing barrier rarely shows

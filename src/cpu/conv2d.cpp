@@ -6,6 +6,8 @@
 //  * 1x1 stride-1 without padding: the input image already is the (Cin, H*W) column matrix;
 //  * strided convolutions: im2col of one column tile at a time into GEMM panels (conv_impl.h).
 // Packed (and Winograd-transformed) weights are memoised across calls (weight_cache.h).
+// Compiled once per ISA level into vrestore::cpu::VRESTORE_ISA_NS (isa.h); ops::conv2d (dispatch.cpp)
+// calls the level in use.
 #include <omp.h>
 
 #include <algorithm>
@@ -13,14 +15,17 @@
 
 #include "core/check.h"
 #include "core/ops.h"
-#include "cpu/conv_impl.h"
 #include "cpu/conv_winograd.h"
 #include "cpu/weight_cache.h"
+#include "cpu/isa.h"  // after every header above, before the kernel headers below
+#include "cpu/conv_impl.h"
+#include "cpu/isa_kernels.h"
 
-namespace vrestore::ops {
+namespace vrestore::cpu::VRESTORE_ISA_NS {
 namespace {
 
-using cpu::kPanelWidth;
+using ops::Activation;
+using ops::Conv2dParams;
 
 using ConvShape = cpu::ConvGeometry;
 
@@ -243,8 +248,8 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor* bias, const C
   if (s.stride == 1 && s.dilation == 1 && s.kernel_h == 3 && s.kernel_w == 3) {
     const cpu::WinogradShape ws{s.batch, s.in_channels, s.height, s.width, s.out_channels,
                                 s.pad_h, s.pad_w, s.out_h, s.out_w};
-    if (cpu::winograd_worthwhile(ws)) {
-      cpu::winograd_conv3x3(x_data, weight.data(), bias ? bias->data() : nullptr, p.activation, ws, out.data());
+    if (VRESTORE_ISA_NS::winograd_worthwhile(ws)) {
+      VRESTORE_ISA_NS::winograd_conv3x3(x_data, weight.data(), bias ? bias->data() : nullptr, p.activation, ws, out.data());
       return out;
     }
   }
@@ -269,10 +274,6 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor* bias, const C
       });
   return out;
 }
-
-}  // namespace vrestore::ops
-
-namespace vrestore::cpu {
 
 ConvGeometry check_conv_geometry(const char* op, const Tensor& x, const Tensor& weight, const Tensor* bias, int stride,
                                  int padding, int dilation, bool allow_same) {
@@ -312,4 +313,4 @@ ConvGeometry check_conv_geometry(const char* op, const Tensor& x, const Tensor& 
   return s;
 }
 
-}  // namespace vrestore::cpu
+}  // namespace vrestore::cpu::VRESTORE_ISA_NS

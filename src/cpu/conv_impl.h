@@ -12,7 +12,7 @@
 #include "cpu/gemm.h"
 #include "vrestore/tensor.h"
 
-namespace vrestore::cpu {
+namespace vrestore::cpu::VRESTORE_ISA_NS {
 
 // floor((in + 2*pad - dilation*(kernel-1) - 1) / stride) + 1, as in PyTorch; may be <= 0.
 inline int64_t conv_output_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad, int64_t dilation) {
@@ -87,4 +87,4 @@ inline void zero_panel_padding(float* panels, int64_t depth, int64_t cols) {
     std::fill(last + k * kPanelWidth + used, last + (k + 1) * kPanelWidth, 0.0f);
 }
 
-}  // namespace vrestore::cpu
+}  // namespace vrestore::cpu::VRESTORE_ISA_NS

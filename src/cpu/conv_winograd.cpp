@@ -12,13 +12,12 @@
 //
 // Moving between pixels and tiles needs stride-4 de-interleaving of an input row (lane t of tap k is
 // row[4t + k]) and the inverse interleave on output; both are two levels of two-source shuffles.
+//
+// Compiled once per ISA level into vrestore::cpu::VRESTORE_ISA_NS (isa.h); cpu::winograd_conv3x3
+// (dispatch.cpp) calls the level in use.
 #include "cpu/conv_winograd.h"
 
 #include <omp.h>
-
-#if defined(__AVX512F__)
-#include <immintrin.h>
-#endif
 
 #include <algorithm>
 #include <array>
@@ -26,10 +25,12 @@
 #include <utility>
 #include <vector>
 
-#include "cpu/gemm.h"
 #include "cpu/weight_cache.h"
+#include "cpu/isa.h"  // after every header above, before the kernel headers below
+#include "cpu/gemm.h"
+#include "cpu/isa_kernels.h"
 
-namespace vrestore::cpu {
+namespace vrestore::cpu::VRESTORE_ISA_NS {
 namespace {
 
 constexpr int L = kVecLanes;
@@ -94,7 +95,7 @@ class SegmentLoader {
     for (int k = 0; k < 5; ++k) {
       lo_[k] = static_cast<int>(std::clamp<int64_t>(-(x0 + k * L), 0, L));
       hi_[k] = static_cast<int>(std::clamp<int64_t>(width - (x0 + k * L), 0, L));
-#if defined(__AVX512F__)
+#if VRESTORE_ISA_AVX512
       mask_[k] = hi_[k] > lo_[k] ? static_cast<__mmask16>(((1u << hi_[k]) - 1) & ~((1u << lo_[k]) - 1)) : 0;
 #endif
     }
@@ -103,12 +104,12 @@ class SegmentLoader {
   RowSegment load(const float* row) const {
     RowSegment r;
     if (inside_) {
-      for (int k = 0; k < 4; ++k) r.a[k] = vrestore::cpu::load(row + x0_ + k * L);
+      for (int k = 0; k < 4; ++k) r.a[k] = VRESTORE_ISA_NS::load(row + x0_ + k * L);
       r.e4 = row[x0_ + 4 * L];
       r.e5 = row[x0_ + 4 * L + 1];
       return r;
     }
-#if defined(__AVX512F__)
+#if VRESTORE_ISA_AVX512
     // Masked-off lanes are not accessed, so the addresses may lie outside the row.
     const uintptr_t base = reinterpret_cast<uintptr_t>(row) + x0_ * static_cast<int64_t>(sizeof(float));
     for (int k = 0; k < 4; ++k)
@@ -131,7 +132,7 @@ class SegmentLoader {
   int64_t x0_;
   bool inside_;
   int lo_[5], hi_[5];  // lanes [lo, hi) of vector k (k = 4: the two extra floats) are inside the row
-#if defined(__AVX512F__)
+#if VRESTORE_ISA_AVX512
   __mmask16 mask_[5];
 #endif
 };
@@ -399,4 +400,4 @@ void winograd_conv3x3(const float* x, const float* weight, const float* bias, op
   }
 }
 
-}  // namespace vrestore::cpu
+}  // namespace vrestore::cpu::VRESTORE_ISA_NS

@@ -6,26 +6,28 @@
 // so one sample point's 4 neighbours x 8 channels are 4 contiguous 8-float loads; the bilinear
 // weights (mask folded in) are computed once per (group, tap, pixel) and shared by the group's
 // channels; blocks of 8 pixels x 8 channels are transposed in registers into the panel rows.
+//
+// Compiled once per ISA level into vrestore::cpu::VRESTORE_ISA_NS (isa.h); ops::deform_conv2d
+// (dispatch.cpp) calls the level in use.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <initializer_list>
 #include <vector>
 
-#if defined(__AVX2__) && defined(__FMA__)
-#include <immintrin.h>
-#define VRESTORE_DEFORM_AVX2 1
-#endif
-
 #include "core/check.h"
 #include "core/ops.h"
-#include "cpu/conv_impl.h"
 #include "cpu/weight_cache.h"
+#include "cpu/isa.h"  // after every header above, before the kernel headers below
+#include "cpu/conv_impl.h"
+#include "cpu/isa_kernels.h"
 
-namespace vrestore::ops {
+#define VRESTORE_DEFORM_AVX2 VRESTORE_ISA_AVX2
+
+namespace vrestore::cpu::VRESTORE_ISA_NS {
 namespace {
 
-using cpu::kPanelWidth;
+using ops::DeformConv2dParams;
 
 struct DeformShape : cpu::ConvGeometry {
   int64_t groups;  // deformable groups G
@@ -308,4 +310,4 @@ Tensor deform_conv2d(const Tensor& x, const Tensor& offset, const Tensor& mask, 
   return out;
 }
 
-}  // namespace vrestore::ops
+}  // namespace vrestore::cpu::VRESTORE_ISA_NS

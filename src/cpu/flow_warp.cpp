@@ -8,24 +8,30 @@
 // neighbours out of the windows with two-source permutes: no gathers (slow on this hardware) and no
 // scalar loads. Groups whose sample points are spread wider (flow discontinuities, huge or NaN
 // flows) take the scalar path for their 16 pixels, as do all pixels on other targets.
+//
+// Compiled once per ISA level into vrestore::cpu::VRESTORE_ISA_NS (isa.h); ops::flow_warp
+// (dispatch.cpp) calls the level in use.
 #include <algorithm>
 #include <climits>
 #include <cmath>
 #include <cstdint>
 #include <vector>
 
-#if defined(__AVX512F__)
+#include "core/check.h"
+#include "core/ops.h"
+#include "cpu/isa.h"  // after every header above
+#include "cpu/isa_kernels.h"
+
+#if VRESTORE_ISA_AVX512
 // GCC 12's AVX-512 headers trip -Wmaybe-uninitialized inside _mm512_roundscale_ps and the
 // reductions (their "undefined" passthrough operands), wherever they are inlined.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
 #endif
 
-#include "core/check.h"
-#include "core/ops.h"
-
-namespace vrestore::ops {
+namespace vrestore::cpu::VRESTORE_ISA_NS {
 namespace {
+
+using ops::WarpPadding;
 
 // One output pixel's sampling recipe: up to 4 neighbours (offset into the plane, weight);
 // neighbours outside the image get weight 0 and offset 0.
@@ -85,7 +91,7 @@ inline float apply_taps(const Taps& t, const float* src) {
 constexpr int kGroup = 16;  // output pixels per group (one AVX-512 vector)
 constexpr int64_t kChannelChunk = 8;
 
-#if defined(__AVX512F__)
+#if VRESTORE_ISA_AVX512
 
 // Most distinct values of floor(sample y) in a fast group; it reads kMaxRowSpan + 1 input rows.
 constexpr int kMaxRowSpan = 4;
@@ -176,14 +182,37 @@ inline void warp_fast_group(const FastGroup& g, const float* plane, int64_t h, i
   _mm512_mask_storeu_ps(dst, g.store, v);
 }
 
-#endif  // __AVX512F__
+// FastGroups of one output row, 64-byte aligned and zero-initialised. Not a std::vector: the
+// standard library's templates are compiled for baseline x86-64 (isa.h), where GCC takes the __m512
+// members as 16-byte aligned and so allocates with plain operator new.
+class FastGroups {
+ public:
+  explicit FastGroups(int64_t count) {
+    const size_t bytes = (static_cast<size_t>(count) * sizeof(FastGroup) + 63) / 64 * 64;
+    data_.reset(static_cast<FastGroup*>(std::aligned_alloc(64, std::max<size_t>(bytes, 64))));
+    if (!data_) fail("flow_warp: out of memory allocating ", bytes, " bytes of scratch");
+    std::memset(static_cast<void*>(data_.get()), 0, bytes);
+  }
+  FastGroup& operator[](size_t i) { return data_.get()[i]; }
+
+ private:
+  struct Free {
+    void operator()(FastGroup* p) const { std::free(p); }
+  };
+  std::unique_ptr<FastGroup, Free> data_;
+};
+
+#endif  // VRESTORE_ISA_AVX512
 
 // Per-thread scratch for one output row.
 struct RowScratch {
   std::vector<float> px, py;
   std::vector<Taps> taps;  // scalar recipes, for pixels of slow groups
-#if defined(__AVX512F__)
-  std::vector<FastGroup> groups;
+#if VRESTORE_ISA_AVX512
+  FastGroups groups;
+  explicit RowScratch(int64_t group_count) : groups(group_count) {}
+#else
+  explicit RowScratch(int64_t) {}
 #endif
   std::vector<uint8_t> fast;  // per group
 };
@@ -202,14 +231,11 @@ Tensor flow_warp(const Tensor& x, const Tensor& flow, WarpPadding padding) {
   float* out_data = out.data();
 #pragma omp parallel if (n * c * plane > (1 << 15))
   {
-    RowScratch s;
+    RowScratch s(groups);
     s.px.resize(static_cast<size_t>(groups * kGroup));
     s.py.resize(static_cast<size_t>(groups * kGroup));
     s.taps.resize(static_cast<size_t>(groups * kGroup));
     s.fast.assign(static_cast<size_t>(groups), 0);
-#if defined(__AVX512F__)
-    s.groups.resize(static_cast<size_t>(groups));
-#endif
 #pragma omp for collapse(2) schedule(static)
     for (int64_t b = 0; b < n; ++b) {
       for (int64_t y = 0; y < h; ++y) {
@@ -219,7 +245,7 @@ Tensor flow_warp(const Tensor& x, const Tensor& flow, WarpPadding padding) {
           sample_point(dx[i], dy[i], i, y, h, w, padding, s.px[static_cast<size_t>(i)], s.py[static_cast<size_t>(i)]);
         for (int64_t g = 0; g < groups; ++g) {
           const int64_t i0 = g * kGroup, lanes = std::min<int64_t>(kGroup, w - i0);
-#if defined(__AVX512F__)
+#if VRESTORE_ISA_AVX512
           s.fast[static_cast<size_t>(g)] = make_fast_group(s.px.data() + i0, s.py.data() + i0, static_cast<int>(lanes),
                                                            h, w, s.groups[static_cast<size_t>(g)]);
           if (s.fast[static_cast<size_t>(g)]) continue;
@@ -234,7 +260,7 @@ Tensor flow_warp(const Tensor& x, const Tensor& flow, WarpPadding padding) {
           float* dst = out_data + (b * c + ch0) * plane + y * w;
           for (int64_t g = 0; g < groups; ++g) {
             const int64_t i0 = g * kGroup;
-#if defined(__AVX512F__)
+#if VRESTORE_ISA_AVX512
             if (s.fast[static_cast<size_t>(g)]) {
               for (int64_t k = 0; k < chunk; ++k)
                 warp_fast_group(s.groups[static_cast<size_t>(g)], src + k * plane, h, w, dst + k * plane + i0);
@@ -260,4 +286,4 @@ Tensor flow_warp(const Tensor& x, const Tensor& flow, WarpPadding padding) {
   return out;
 }
 
-}  // namespace vrestore::ops
+}  // namespace vrestore::cpu::VRESTORE_ISA_NS

@@ -29,15 +29,16 @@
 
 #include "core/check.h"
 #include "core/ops.h"
+#include "cpu/isa.h"  // last: the kernels below are compiled for the translation unit's ISA level
 
-namespace vrestore::cpu {
+namespace vrestore::cpu::VRESTORE_ISA_NS {
 
 // Register blocking: kRowBlock x kPanelVecs accumulators must fit the vector register file with room
 // for the kPanelVecs B vectors and one broadcast (24 + 4 of 32 zmm; 12 + 4 of 16 ymm/xmm).
-#if defined(__AVX512F__)
+#if VRESTORE_ISA_AVX512
 constexpr int kVecLanes = 16;
 constexpr int kRowBlock = 8;
-#elif defined(__AVX__)
+#elif VRESTORE_ISA_AVX2
 constexpr int kVecLanes = 8;
 constexpr int kRowBlock = 4;
 #else
@@ -197,7 +198,7 @@ inline constexpr auto kIndirectPanelKernels =
 
 // Few output rows leave registers for wider panels: twice the columns for at most kNarrowRows
 // rows (Rows * Vecs accumulators + Vecs B vectors + a broadcast must fit the register file).
-#if defined(__AVX512F__)
+#if VRESTORE_ISA_AVX512
 constexpr int kNarrowRows = 4;
 constexpr int kWideVecs = 2 * kPanelVecs;
 #else
@@ -225,4 +226,4 @@ inline void gemm_bias_activation(const PackedWeights& w, const ColumnPanels& b, 
   }
 }
 
-}  // namespace vrestore::cpu
+}  // namespace vrestore::cpu::VRESTORE_ISA_NS
