@@ -10,9 +10,23 @@
 
 namespace vrestore {
 
+// What kind of failure an Error is, for callers that react differently (the C API turns it into
+// its status code; the numbers match vrestore_status). The message says the rest.
+enum class ErrorCode {
+  Failed = 1,       // invalid argument, bad file or frame, model error, ...
+  Cancelled = 2,    // a progress callback returned false, or a Stream was freed while working
+  OutOfMemory = 3,  // an allocation failed
+  Unsupported = 4,  // valid, but not available in this build or on this device (e.g. CUDA, f16)
+};
+
 class Error : public std::runtime_error {
  public:
-  explicit Error(const std::string& message) : std::runtime_error(message) {}
+  explicit Error(const std::string& message, ErrorCode code = ErrorCode::Failed)
+      : std::runtime_error(message), code_(code) {}
+  ErrorCode code() const noexcept { return code_; }
+
+ private:
+  ErrorCode code_;
 };
 
 }  // namespace vrestore

@@ -19,7 +19,10 @@
 // Threads: a loaded Model is immutable. forward() and restore() may be called concurrently on the
 // same Model from several threads; each call uses its own buffers. Intra-op parallelism uses
 // OpenMP: set_num_threads() applies to every call from any thread; without it, OpenMP's default
-// (OMP_NUM_THREADS, else one thread per core) applies.
+// (OMP_NUM_THREADS, else one thread per core) applies; RestoreOptions::num_threads overrides it
+// for one call.
+// Frames that arrive over time (an engine decoding a video): vrestore::Stream in stream.h.
+// Embedding rules (threads, streams, memory, errors): docs/embedding.md.
 #pragma once
 
 #include <cstdint>
@@ -39,6 +42,8 @@ struct ModelInfo {
   std::string config_json;  // upstream constructor arguments
   int scale = 1;            // output size / input size
   int num_frames = 0;       // input frames per forward (EDVR's window); 0 = any
+  int in_channels = 3;      // channels of each input frame (3: RGB)
+  bool recurrent = false;   // propagates state along the whole clip (BasicVSR, RealBasicVSR)
 };
 
 // Receives each restored frame (3, sH, sW) in order. May throw to abort the restoration.
@@ -47,9 +52,23 @@ using FrameSink = std::function<void(int64_t index, const Tensor& frame)>;
 // The input frames of a clip, read on demand: frame(i) returns frame i as (C, H, W); all frames
 // have one shape. Restoration keeps only a bounded number of frames in memory and asks for each
 // frame a bounded number of times, so a source may decode a long video lazily.
+// Order of reads: once the sink has received output frame i, restoration asks only for frames
+// >= i + 1 - max(ModelInfo::num_frames - 1, 0) (a window model's margin; a recurrent model never
+// goes back). A source may drop older frames; vrestore::Stream (stream.h) relies on this.
 struct FrameSource {
+  // num_frames of a source whose length is not known up front (frames still arriving, e.g. from a
+  // decoder or a vrestore::Stream); such a source must set count_up_to.
+  static constexpr int64_t kUnknownLength = -1;
+
   int64_t num_frames = 0;
   std::function<Tensor(int64_t index)> frame;
+  // Only for num_frames == kUnknownLength: returns min(n, the clip's length) for n >= 1, waiting as
+  // long as it takes to know it (until n frames exist or the clip has ended). Restoration calls it
+  // before frame(i) with some n > i, and never asks for more than the frames it needs next (a
+  // model's window, or a recurrent model's chunk plus look-ahead). Progress then reports a total of
+  // kUnknownLength. RealBasicVSR's cleaning statistic spans the whole clip, so an unknown-length
+  // clip longer than chunk_frames + lookahead_frames needs RestoreOptions::independent_chunks.
+  std::function<int64_t(int64_t n)> count_up_to = {};
 
   // Frames of an in-memory clip (T, C, H, W); the clip must outlive the restoration.
   static FrameSource from_tensor(const Tensor& clip);
@@ -63,8 +82,9 @@ struct ForwardOptions {
 };
 
 struct RestoreOptions {
-  // Called after each output frame with (frames done, total). Return false to cancel: restore
-  // then throws vrestore::Error("restore: cancelled").
+  // Called after each output frame with (frames done, total); total is
+  // FrameSource::kUnknownLength for a source of unknown length. Return false to cancel: restore
+  // then throws vrestore::Error("restore: cancelled") (ErrorCode::Cancelled).
   std::function<bool(int64_t done, int64_t total)> progress;
 
   // Recurrent models (BasicVSR, RealBasicVSR) process long clips in chunks so that memory does
@@ -85,6 +105,10 @@ struct RestoreOptions {
   // reads such a frame, and "restore: output frame i holds ..." (before the sink sees it) when a
   // finite clip gives a non-finite output.
   bool allow_non_finite_input = false;
+
+  // CPU threads for this call (0 = the process-wide set_num_threads value, else OpenMP's
+  // default); at most kMaxThreads. Lets two models in one process use different thread counts.
+  int num_threads = 0;
 };
 
 class Model {

@@ -1,18 +1,32 @@
-/* vrestore C API — for engines and FFI. Every function returns VRESTORE_OK or an error code;
+/* vrestore C API — for engines and FFI. C99; no C++ type crosses it, no exception leaves it.
+ * Every function that can fail returns VRESTORE_OK or an error code (vrestore_status < 100);
  * vrestore_last_error() then returns a message for the calling thread (valid until its next call).
+ * Codes >= 100 are not errors: they say what a stream call found (VRESTORE_NEED_INPUT, ...).
  *
  *   vrestore_model* m = NULL;
  *   if (vrestore_model_load("edvr.safetensors", VRESTORE_DEVICE_CPU, &m) != VRESTORE_OK)
  *     fprintf(stderr, "%s\n", vrestore_last_error());
- *   int scale = vrestore_model_scale(m);
- *   // frames: T*3*H*W floats (T, 3, H, W), RGB in [0, 1]; out: T*3*(H*scale)*(W*scale) floats
- *   vrestore_restore(m, frames, T, H, W, out, NULL, NULL);
+ *   vrestore_restore_options o;
+ *   vrestore_restore_options_init(&o);
+ *   o.pixel_type = VRESTORE_PIXEL_U8;          // RGB8, interleaved (H, W, 3)
+ *   o.layout = VRESTORE_LAYOUT_INTERLEAVED;
+ *   // frames: T*H*W*3 bytes; out: T*(H*scale)*(W*scale)*3 bytes
+ *   vrestore_restore_clip(m, frames, T, W, H, out, &o);
  *   vrestore_model_free(m);
  *
- * Threads: a model may be used from several threads at once. */
+ * Frames as an engine decodes them: vrestore_stream_create / _push / _end / _pull / _free (below;
+ * docs/embedding.md shows the loop). examples/c/restore_clip.c uses both forms.
+ *
+ * Pixels: float frames are RGB in [0, 1] (outputs are not clamped); 8-bit frames map 0..255 to
+ * [0, 1] as v / 255, and outputs back as round(clamp(x, 0, 1) * 255), halves rounded up (NaN,
+ * only possible with allow_non_finite_input, becomes 0).
+ * Threads: a model is immutable and may be used from several threads at once. A stream may be
+ * pushed from one thread and pulled from another at the same time; free it from one thread when no
+ * other call on it is running, and before its model. */
 #ifndef VRESTORE_C_H
 #define VRESTORE_C_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -20,21 +34,57 @@ extern "C" {
 #endif
 
 typedef struct vrestore_model vrestore_model;
+typedef struct vrestore_stream vrestore_stream;
 
 typedef enum {
   VRESTORE_OK = 0,
-  VRESTORE_ERROR = 1,            /* invalid argument, bad file, unsupported model, ... */
-  VRESTORE_ERROR_CANCELLED = 2,  /* the progress callback returned 0 */
-  VRESTORE_ERROR_OUT_OF_MEMORY = 3
+  VRESTORE_ERROR = 1,               /* invalid argument, bad file or frame, unsupported model, ... */
+  VRESTORE_ERROR_CANCELLED = 2,     /* the progress callback returned 0, or the stream was cancelled */
+  VRESTORE_ERROR_OUT_OF_MEMORY = 3,
+  VRESTORE_ERROR_UNSUPPORTED = 4,   /* valid, but not in this build or on this device (CUDA, f16 today) */
+  /* Stream results, not errors: */
+  VRESTORE_NEED_INPUT = 100,        /* pull: nothing ready, and nothing will be until you push or end */
+  VRESTORE_AGAIN = 101,             /* pull: nothing ready within the timeout; push: full, pull first */
+  VRESTORE_END = 102                /* pull: the stream has ended and every frame has been pulled */
 } vrestore_status;
 
 typedef enum { VRESTORE_DEVICE_CPU = 0, VRESTORE_DEVICE_CUDA = 1 } vrestore_device;
+typedef enum { VRESTORE_PRECISION_F32 = 0, VRESTORE_PRECISION_F16 = 1 } vrestore_precision;
+/* One sample: an 8-bit value or a 32-bit float. */
+typedef enum { VRESTORE_PIXEL_F32 = 0, VRESTORE_PIXEL_U8 = 1 } vrestore_pixel_type;
+/* A frame's memory order: PLANAR is (3, H, W), all R then all G then all B; INTERLEAVED is
+ * (H, W, 3), R G B per pixel. Rows are top to bottom and packed (no padding between rows). */
+typedef enum { VRESTORE_LAYOUT_PLANAR = 0, VRESTORE_LAYOUT_INTERLEAVED = 1 } vrestore_layout;
 
-/* Called after each output frame; return 0 to cancel. */
+/* Called after each output frame with (frames done, total); total is -1 in a stream (the length
+ * is not known). Return 0 to cancel. Runs on the calling thread for vrestore_restore*, on the
+ * stream's worker thread for streams. */
 typedef int (*vrestore_progress_fn)(int64_t done, int64_t total, void* user);
 
 const char* vrestore_last_error(void);
 
+/* ---- models ---------------------------------------------------------------------------------- */
+
+/* Options structs start with struct_size so that later versions can add fields: always fill one
+ * with its _init function first. A library reads only the fields that fit in struct_size (newer
+ * fields keep their defaults), and refuses a larger struct whose extra fields are not all zero. */
+typedef struct vrestore_load_options {
+  size_t struct_size;             /* sizeof(vrestore_load_options) */
+  vrestore_device device;         /* VRESTORE_DEVICE_CPU */
+  int device_index;               /* 0; which CUDA device (must be 0 for the CPU) */
+  vrestore_precision precision;   /* VRESTORE_PRECISION_F32 */
+  int num_threads;                /* 0; CPU threads for this model's restorations and streams
+                                     (0 = the process default: OMP_NUM_THREADS, else one per core) */
+} vrestore_load_options;
+
+void vrestore_load_options_init(vrestore_load_options* options);
+
+/* Loads a file written by weights_converter/convert.py; the weights are copied, so the file may
+ * change or go away afterwards. CUDA and f16 give VRESTORE_ERROR_UNSUPPORTED in this version (the
+ * CPU computes in f32). options NULL = defaults. */
+vrestore_status vrestore_model_load_with_options(const char* path, const vrestore_load_options* options,
+                                                 vrestore_model** out);
+/* The same with default options on `device`. */
 vrestore_status vrestore_model_load(const char* path, vrestore_device device, vrestore_model** out);
 void vrestore_model_free(vrestore_model* model);
 
@@ -42,14 +92,72 @@ void vrestore_model_free(vrestore_model* model);
 int vrestore_model_scale(const vrestore_model* model);
 /* "<source>.<UpstreamClass>", e.g. "basicsr.EDVR"; owned by the model; "" for a NULL model. */
 const char* vrestore_model_arch(const vrestore_model* model);
+/* Input frames one output is computed from: EDVR's window (num_frame, e.g. 5); 0 for a recurrent
+ * model, whose outputs depend on the whole clip. A clip of any length >= 1 can be restored. */
+int vrestore_model_num_frames(const vrestore_model* model);
+/* Channels of each input frame (3: RGB); 0 for a NULL model. */
+int vrestore_model_input_channels(const vrestore_model* model);
+/* 1 for a recurrent model (BasicVSR, RealBasicVSR), else 0. */
+int vrestore_model_is_recurrent(const vrestore_model* model);
 
-/* Restores a clip of `frames` frames (T, 3, H, W) into `out` (T, 3, H*scale, W*scale).
- * num_frames, height and width must be >= 1 (VRESTORE_ERROR otherwise, also when the sizes are too
- * large to address). A NaN or infinite pixel is VRESTORE_ERROR naming the frame, and so is a
- * non-finite output frame (see RestoreOptions in vrestore.h). */
+/* ---- whole clips ----------------------------------------------------------------------------- */
+
+typedef struct vrestore_restore_options {
+  size_t struct_size;             /* sizeof(vrestore_restore_options) */
+  vrestore_pixel_type pixel_type; /* VRESTORE_PIXEL_F32; inputs and outputs alike */
+  vrestore_layout layout;         /* VRESTORE_LAYOUT_PLANAR; inputs and outputs alike */
+  /* Recurrent models restore long clips in chunks (docs/long_videos.md): */
+  int64_t chunk_frames;           /* 32 (>= 1) */
+  int64_t lookahead_frames;       /* 16 (>= 0) */
+  int independent_chunks;         /* 0; 1 = upstream's max_seq_len mode */
+  int allow_non_finite_input;     /* 0; 1 = restore NaN/Inf pixels instead of failing */
+  vrestore_progress_fn progress;  /* NULL */
+  void* progress_user;            /* NULL; passed to progress */
+  /* Streams only: */
+  int64_t input_queue_frames;     /* 2 (>= 0): frames accepted beyond those the model waits for */
+  int64_t output_queue_frames;    /* 2 (>= 1): restored frames held for pull */
+} vrestore_restore_options;
+
+void vrestore_restore_options_init(vrestore_restore_options* options);
+
+/* Restores `num_frames` frames of width x height into `out`, in the format of `options` (NULL =
+ * defaults: float, planar): frames holds num_frames consecutive frames of 3*height*width samples,
+ * out receives as many frames of 3*(height*scale)*(width*scale) samples. Sizes must be >= 1.
+ * A NaN or infinite pixel is VRESTORE_ERROR naming the frame (unless allow_non_finite_input). */
+vrestore_status vrestore_restore_clip(const vrestore_model* model, const void* frames, int64_t num_frames,
+                                      int64_t width, int64_t height, void* out,
+                                      const vrestore_restore_options* options);
+
+/* The original form: float, planar, (T, 3, H, W) into (T, 3, H*scale, W*scale); note the height,
+ * width order. num_frames, height and width must be >= 1 (VRESTORE_ERROR otherwise, also when the
+ * sizes are too large to address). */
 vrestore_status vrestore_restore(const vrestore_model* model, const float* frames, int64_t num_frames,
                                  int64_t height, int64_t width, float* out, vrestore_progress_fn progress,
                                  void* user);
+
+/* ---- streams --------------------------------------------------------------------------------- */
+/* A stream restores frames as they are pushed, with the same results as vrestore_restore_clip on
+ * the whole clip, holding only the frames the model still needs (docs/embedding.md). Each stream
+ * has a worker thread. A worker failure is returned by the next push, end or pull, and by every
+ * later one (the stream is then done: free it). */
+
+/* Starts a stream of width x height frames in the format of `options` (NULL = defaults). */
+vrestore_status vrestore_stream_create(const vrestore_model* model, int64_t width, int64_t height,
+                                       const vrestore_restore_options* options, vrestore_stream** out);
+/* Copies the next frame (3*width*height samples) into the stream. Returns VRESTORE_OK when taken,
+ * or VRESTORE_AGAIN, taking nothing, when the stream is full and waits for a pull: pull, then push
+ * the same frame again. Otherwise it may wait while the worker computes (back-pressure). */
+vrestore_status vrestore_stream_push(vrestore_stream* stream, const void* frame);
+/* No more frames: the stream finishes the clip. */
+vrestore_status vrestore_stream_end(vrestore_stream* stream);
+/* Takes the next restored frame (3*(height*scale)*(width*scale) samples) into `out` and its index
+ * (0, 1, 2, ... in order) into *index. timeout_ms < 0 waits as long as needed, 0 only looks.
+ * Returns VRESTORE_OK (a frame), VRESTORE_NEED_INPUT (push more or end first), VRESTORE_AGAIN (the
+ * timeout ran out while the worker computes), VRESTORE_END (all done) or an error. */
+vrestore_status vrestore_stream_pull(vrestore_stream* stream, void* out, int64_t* index, int timeout_ms);
+/* Cancels the stream if it is still working (waits for the worker to stop at its next frame
+ * boundary) and frees it. NULL is allowed. */
+void vrestore_stream_free(vrestore_stream* stream);
 
 #ifdef __cplusplus
 }

@@ -28,8 +28,9 @@ std::atomic<int> g_num_threads{0};  // 0: OpenMP's default
 // return. Calls from several threads at once each set only their own thread's value.
 class ThreadCountScope {
  public:
-  ThreadCountScope() {
-    const int n = g_num_threads.load(std::memory_order_relaxed);
+  // `requested` (RestoreOptions::num_threads, checked by the caller) wins over the process setting.
+  explicit ThreadCountScope(int requested = 0) {
+    const int n = requested > 0 ? requested : g_num_threads.load(std::memory_order_relaxed);
     if (n > 0) {
       previous_ = omp_get_max_threads();
       omp_set_num_threads(n);
@@ -63,8 +64,8 @@ decltype(auto) call_user(Fn&& fn) {
 // Runs one API call: thread setting applied, foreign exceptions turned into vrestore::Error
 // prefixed with `where`.
 template <typename Fn>
-decltype(auto) api_call(const std::string& where, Fn&& fn) {
-  ThreadCountScope threads;
+decltype(auto) api_call(const std::string& where, Fn&& fn, int num_threads = 0) {
+  ThreadCountScope threads(num_threads);
   try {
     return fn();
   } catch (const Error&) {
@@ -72,7 +73,7 @@ decltype(auto) api_call(const std::string& where, Fn&& fn) {
   } catch (const CallbackException& e) {
     std::rethrow_exception(e.error);
   } catch (const std::bad_alloc&) {
-    fail(where, ": out of memory");
+    throw Error(concat(where, ": out of memory"), ErrorCode::OutOfMemory);
   } catch (const std::exception& e) {
     fail(where, ": ", e.what());
   } catch (...) {
@@ -149,9 +150,10 @@ Model Model::load(const std::string& path, Device device) {
              " is neither Device::CPU nor Device::CUDA");
     if (device == Device::CUDA) {
       std::string reason;
-      VR_CHECK(cuda_available(&reason), "device cuda: ", reason);
+      if (!cuda_available(&reason)) throw Error(concat("device cuda: ", reason), ErrorCode::Unsupported);
       // A device exists, but no network runs on it yet.
-      fail("device cuda: the CUDA backend does not run models in this version; use the CPU");
+      throw Error("device cuda: the CUDA backend does not run models in this version; use the CPU",
+                  ErrorCode::Unsupported);
     }
     // The file is read into memory and closed again when `weights` goes out of scope: the model
     // keeps no reference to it (see the note on Model::load in vrestore.h).
@@ -190,21 +192,28 @@ FrameSource FrameSource::from_tensor(const Tensor& clip) {
 }
 
 void Model::restore(const FrameSource& source, const FrameSink& sink, const RestoreOptions& options) const {
+  VR_CHECK(options.num_threads >= 0 && options.num_threads <= kMaxThreads, "restore: RestoreOptions::num_threads is ",
+           options.num_threads, ", expected 0 (the process setting) to ", kMaxThreads);
   api_call("restore", [&] {
     VR_CHECK(impl_, "Model: used after it was moved from");
-    VR_CHECK(source.num_frames > 0 && source.frame, "restore: the frame source is empty (", source.num_frames,
-             " frames)");
+    const bool unknown_length = source.num_frames == FrameSource::kUnknownLength;
+    VR_CHECK(unknown_length || (source.num_frames > 0 && source.frame), "restore: the frame source is empty (",
+             source.num_frames, " frames)");
+    VR_CHECK(!unknown_length || (source.frame && source.count_up_to), "restore: a frame source of unknown length ",
+             "needs both frame and count_up_to");
     VR_CHECK(static_cast<bool>(sink), "restore: no frame sink given");
     VR_CHECK(options.chunk_frames > 0, "restore: RestoreOptions::chunk_frames is ", options.chunk_frames,
              ", expected >= 1");
     VR_CHECK(options.lookahead_frames >= 0, "restore: RestoreOptions::lookahead_frames is ", options.lookahead_frames,
              ", expected >= 0");
     const bool check = !options.allow_non_finite_input;
-    const FrameSource checked_source{source.num_frames, [&](int64_t i) {
-                                       Tensor frame = call_user([&] { return source.frame(i); });
-                                       if (check) check_input_frame(frame, i);
-                                       return frame;
-                                     }};
+    FrameSource checked_source{source.num_frames, [&](int64_t i) {
+                                 Tensor frame = call_user([&] { return source.frame(i); });
+                                 if (check) check_input_frame(frame, i);
+                                 return frame;
+                               }};
+    if (unknown_length)
+      checked_source.count_up_to = [&](int64_t n) { return call_user([&] { return source.count_up_to(n); }); };
     const FrameSink checked_sink = [&](int64_t i, const Tensor& frame) {
       if (check) check_output_frame(frame, i);
       call_user([&] { sink(i, frame); });
@@ -212,10 +221,12 @@ void Model::restore(const FrameSource& source, const FrameSink& sink, const Rest
     RestoreOptions checked_options = options;
     if (options.progress)
       checked_options.progress = [&](int64_t done, int64_t total) {
-        return call_user([&] { return options.progress(done, total); });
+        if (!call_user([&] { return options.progress(done, total); }))
+          throw Error("restore: cancelled", ErrorCode::Cancelled);
+        return true;
       };
     impl_->network->restore(checked_source, checked_sink, checked_options);
-  });
+  }, options.num_threads);
 }
 
 void Model::restore(const Tensor& clip, const FrameSink& sink, const RestoreOptions& options) const {

@@ -42,11 +42,6 @@ void check_chunking(const RestoreOptions& o) {
            " must be > 0 and lookahead_frames ", o.lookahead_frames, " >= 0");
 }
 
-// Whether a clip of `frames` fits in one chunk plus its look-ahead (no overflow for huge options).
-bool fits_one_chunk(int64_t frames, const RestoreOptions& o) {
-  return saturating_add(o.chunk_frames, o.lookahead_frames) >= frames;
-}
-
 // Keeps the frames a chunked run still needs; each frame is produced once by `make`.
 class FrameCache {
  public:
@@ -83,7 +78,7 @@ BasicVsr::BasicVsr(Weights& w, const std::string& prefix, bool mmedit, int64_t n
                           Activation::LeakyReLU);
   conv_hr_ = Conv2d::load(w, prefix + "conv_hr", 64, 64, 3, Activation::LeakyReLU);
   conv_last_ = Conv2d::load(w, prefix + "conv_last", 3, 64, 3);
-  info_ = {w.arch(), w.config().dump(), 4, 0};
+  info_ = {w.arch(), w.config().dump(), 4, 0, 3, true};
 }
 
 BasicVsr BasicVsr::load(Weights& w) {
@@ -151,21 +146,24 @@ Tensor BasicVsr::forward(const Tensor& x, BasicVsrTrace* trace) const {
   return out;
 }
 
-void BasicVsr::restore_frames(const FrameFn& frame, int64_t num_frames, const EmitFn& emit,
+void BasicVsr::restore_frames(const FrameFn& frame, const ClipLength& length, const EmitFn& emit,
                               const RestoreOptions& options) const {
   check_chunking(options);
   FrameCache cache(frame);
   ForwardState state;
-  // Chunk ends are clamped to the clip without ever forming begin + length, so a chunk or
-  // look-ahead of "everything" (up to INT64_MAX) cannot overflow.
-  for (int64_t begin = 0; begin < num_frames; begin = chunk_end(begin, options.chunk_frames, num_frames)) {
-    const int64_t end = chunk_end(begin, options.chunk_frames, num_frames);
-    const int64_t chain_end = options.independent_chunks ? end : chunk_end(end, options.lookahead_frames, num_frames);
+  // A chunk ends at min(begin + chunk, length) and its look-ahead at min(end + lookahead, length),
+  // asked of `length` so that a clip still arriving is read only as far as the chunk needs.
+  // Sums saturate, so a chunk or look-ahead of "everything" (up to INT64_MAX) cannot overflow.
+  int64_t end = 0;
+  for (int64_t begin = 0; length.up_to(begin + 1) > begin; begin = end) {
+    end = length.up_to(saturating_add(begin, options.chunk_frames));
+    const int64_t chain_end =
+        options.independent_chunks ? end : length.up_to(saturating_add(end, options.lookahead_frames));
     if (options.independent_chunks) state = {};
     run_span([&](int64_t i) { return cache.get(i); }, begin, end, chain_end, state,
              [&](int64_t i, const Tensor& y) {
                emit(i, y);
-               if (options.progress && !options.progress(i + 1, num_frames)) fail("restore: cancelled");
+               if (options.progress && !options.progress(i + 1, length.total)) fail("restore: cancelled");
              },
              nullptr);
     cache.drop_before(end);  // the forward state carries frame end-1's image itself
@@ -174,7 +172,7 @@ void BasicVsr::restore_frames(const FrameFn& frame, int64_t num_frames, const Em
 
 void BasicVsr::restore(const FrameSource& source, const FrameSink& sink, const RestoreOptions& options) const {
   const CheckedSource clip(source, 3, "BasicVSR restore");
-  restore_frames([&](int64_t i) { return clip.frame(i); }, clip.num_frames(),
+  restore_frames([&](int64_t i) { return clip.frame(i); }, clip.length(),
                  [&](int64_t i, const Tensor& y) { sink(i, y.select0(0)); }, options);
 }
 
@@ -189,7 +187,7 @@ RealBasicVsr::RealBasicVsr(Weights& w)
   cleaning_out_ = Conv2d::load(w, "image_cleaning.1", 3, c, 3);
   // Upstream stores thres / 255 and compares a float32 mean against it.
   threshold_ = static_cast<float>(w.config_number("dynamic_refine_thres") / 255.0);
-  info_ = {w.arch(), w.config().dump(), 4, 0};
+  info_ = {w.arch(), w.config().dump(), 4, 0, 3, true};
 }
 
 Tensor RealBasicVsr::residue(const Tensor& x) const { return cleaning_out_(cleaning_trunk_(x)); }
@@ -257,31 +255,39 @@ Tensor RealBasicVsr::forward(const Tensor& lqs, RealBasicVsrTrace* trace) const 
 void RealBasicVsr::restore(const FrameSource& source, const FrameSink& sink, const RestoreOptions& options) const {
   check_chunking(options);
   const CheckedSource clip(source, 3, "RealBasicVSR restore");
-  const int64_t frames = clip.num_frames();
   auto read = [&](int64_t i) { return clip.frame(i); };
   auto emit = [&](int64_t i, const Tensor& y) { sink(i, y.select0(0)); };
-  if (!options.independent_chunks && fits_one_chunk(frames, options)) {
-    // Short enough to hold: clean once, exactly like forward.
-    std::vector<Tensor> cleaned = clean_all(read, 0, frames);
-    basicvsr_.restore_frames([&](int64_t i) { return cleaned[static_cast<size_t>(i)]; }, frames, emit, options);
-    return;
-  }
   if (!options.independent_chunks) {
+    // Whether the clip fits one chunk plus its look-ahead, reading no further than that.
+    const int64_t fit = saturating_add(options.chunk_frames, options.lookahead_frames);
+    const int64_t frames = clip.count_up_to(saturating_add(fit, 1));
+    if (frames <= fit) {
+      // Short enough to hold: clean once, exactly like forward.
+      std::vector<Tensor> cleaned = clean_all(read, 0, frames);
+      basicvsr_.restore_frames([&](int64_t i) { return cleaned[static_cast<size_t>(i)]; },
+                               ClipLength::known(frames), emit, options);
+      return;
+    }
+    VR_CHECK(clip.num_frames() != FrameSource::kUnknownLength, "RealBasicVSR restore: the clip is longer than ",
+             "chunk_frames + lookahead_frames (", fit, ") and its length is not known up front; the cleaning ",
+             "statistic spans the whole clip, so restore it with a known length or set ",
+             "RestoreOptions::independent_chunks (upstream's max_seq_len: each chunk cleaned on its own)");
     // The statistic spans the whole clip, as when upstream restores it in one call: a streaming
     // pre-scan decides the pass count, then each frame is cleaned again when it is needed.
-    const int passes = count_passes(read, 0, frames);
-    basicvsr_.restore_frames([&](int64_t i) { return clean(read(i), passes); }, frames, emit, options);
+    const int passes = count_passes(read, 0, clip.num_frames());
+    basicvsr_.restore_frames([&](int64_t i) { return clean(read(i), passes); }, clip.length(), emit, options);
     return;
   }
   // Upstream's max_seq_len: every chunk cleaned and restored on its own.
-  for (int64_t begin = 0; begin < frames; begin = chunk_end(begin, options.chunk_frames, frames)) {
-    const int64_t end = chunk_end(begin, options.chunk_frames, frames);
+  int64_t end = 0;
+  for (int64_t begin = 0; clip.count_up_to(begin + 1) > begin; begin = end) {
+    end = clip.count_up_to(saturating_add(begin, options.chunk_frames));
     std::vector<Tensor> cleaned = clean_all(read, begin, end);
     BasicVsr::ForwardState state;
     basicvsr_.run_span([&](int64_t i) { return cleaned[static_cast<size_t>(i - begin)]; }, begin, end, end, state,
                        [&](int64_t i, const Tensor& y) {
                          emit(i, y);
-                         if (options.progress && !options.progress(i + 1, frames)) fail("restore: cancelled");
+                         if (options.progress && !options.progress(i + 1, clip.num_frames())) fail("restore: cancelled");
                        },
                        nullptr);
   }

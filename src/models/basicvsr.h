@@ -10,6 +10,7 @@
 
 #include "models/blocks.h"
 #include "models/network.h"
+#include "models/sequence.h"
 #include "models/spynet.h"
 
 namespace vrestore {
@@ -46,7 +47,7 @@ class BasicVsr final : public Network {
 
   // Chunked whole-clip restoration over any frame function (RealBasicVSR feeds cleaned frames);
   // each frame is requested once. Emits (1, 3, 4H, 4W) outputs in order.
-  void restore_frames(const FrameFn& frame, int64_t num_frames, const EmitFn& emit,
+  void restore_frames(const FrameFn& frame, const ClipLength& length, const EmitFn& emit,
                       const RestoreOptions& options) const;
 
  private:

@@ -65,19 +65,6 @@ Tensor DcnPack::operator()(const Tensor& x, const Tensor& feat, ops::Activation 
   return ops::deform_conv2d(x, offset, mask, weight, &bias, p);
 }
 
-Tensor slice_channels(const Tensor& x, int64_t begin, int64_t count) {
-  VR_CHECK(x.dim() >= 2 && begin >= 0 && count >= 0 && begin + count <= x.size(1), "slice_channels: [", begin,
-           ", ", begin + count, ") out of range for shape ", x.shape_str());
-  Shape shape = x.shape();
-  const int64_t channels = shape[1];
-  shape[1] = count;
-  int64_t inner = 1;
-  for (size_t d = 2; d < shape.size(); ++d) inner *= shape[d];
-  Tensor out = Tensor::empty(shape);
-  for (int64_t n = 0; n < shape[0]; ++n)
-    std::memcpy(out.data() + n * count * inner, x.data() + (n * channels + begin) * inner,
-                static_cast<size_t>(count * inner) * sizeof(float));
-  return out;
-}
+Tensor slice_channels(const Tensor& x, int64_t begin, int64_t count) { return ops::narrow1(x, begin, count); }
 
 }  // namespace vrestore

@@ -62,33 +62,6 @@ EdvrConfig read_config(const Weights& w, bool mmedit) {
   return c;
 }
 
-// Per-pixel sum over channels of a*b: (N, C, H, W) x (N, C, H, W) -> (N, 1, H, W).
-Tensor channel_dot(const Tensor& a, const Tensor& b) {
-  const int64_t n = a.size(0), c = a.size(1), hw = a.size(2) * a.size(3);
-  Tensor out = Tensor::zeros({n, 1, a.size(2), a.size(3)});
-  for (int64_t i = 0; i < n; ++i) {
-    float* o = out.data() + i * hw;
-    for (int64_t ch = 0; ch < c; ++ch) {
-      const float* pa = a.data() + (i * c + ch) * hw;
-      const float* pb = b.data() + (i * c + ch) * hw;
-      for (int64_t p = 0; p < hw; ++p) o[p] += pa[p] * pb[p];
-    }
-  }
-  return out;
-}
-
-// (N, T, C, H, W) *= weights (N, T, 1, H, W), broadcast over C.
-void scale_frames_(Tensor& x, const Tensor& weights) {
-  const int64_t nt = x.size(0) * x.size(1), c = x.size(2), hw = x.size(3) * x.size(4);
-  for (int64_t f = 0; f < nt; ++f) {
-    const float* w = weights.data() + f * hw;
-    for (int64_t ch = 0; ch < c; ++ch) {
-      float* p = x.data() + (f * c + ch) * hw;
-      for (int64_t i = 0; i < hw; ++i) p[i] *= w[i];
-    }
-  }
-}
-
 // Stride-2 3x3 pools used by TSA, concatenated as [max, avg].
 Tensor max_avg_pool(const Tensor& x) {
   return ops::cat1({ops::max_pool2d(x, 3, 2, 1), ops::avg_pool2d(x, 3, 2, 1, /*count_include_pad=*/true)});
@@ -255,10 +228,10 @@ Tensor Edvr::tsa_fuse(const Tensor& aligned) const {
   Tensor emb = f.temporal_attn2(frames);                            // (N*T, C, h, w)
   std::vector<int64_t> ref_rows;
   for (int64_t i = 0; i < n * t; ++i) ref_rows.push_back(i / t);
-  Tensor corr = channel_dot(emb, gather0(emb_ref, ref_rows));  // (N*T, 1, h, w)
+  Tensor corr = ops::channel_dot(emb, gather0(emb_ref, ref_rows));  // (N*T, 1, h, w)
   ops::sigmoid_(corr);
   Tensor weighted = aligned.clone();  // (N, T, C, h, w)
-  scale_frames_(weighted, corr);
+  ops::mul_broadcast_channels_(weighted, corr.reshape({n, t, 1, h, w}));  // (N, T, C, h, w) *= (N, T, 1, h, w)
   Tensor flat = weighted.reshape({n, t * c, h, w});
 
   Tensor feat = f.feat_fusion(flat);                           // (N, C, h, w)
@@ -271,11 +244,7 @@ Tensor Edvr::tsa_fuse(const Tensor& aligned) const {
   attn = f.spatial_attn5(attn);
   Tensor add = f.spatial_attn_add2(f.spatial_attn_add1(attn));
   ops::sigmoid_(attn);
-  // feat * attn * 2 + add, in upstream's order of operations.
-  float* pf = feat.data();
-  const float* pa = attn.data();
-  const float* pd = add.data();
-  for (int64_t i = 0; i < feat.numel(); ++i) pf[i] = pf[i] * pa[i] * 2.0f + pd[i];
+  ops::mul_add_(feat, attn, add, 2.0f);  // feat * attn * 2 + add, in upstream's order of operations
   return feat;
 }
 
@@ -313,8 +282,15 @@ Tensor Edvr::forward(const Tensor& x, EdvrTrace* trace) const {
 
 void Edvr::restore(const FrameSource& source, const FrameSink& sink, const RestoreOptions& options) const {
   const CheckedSource clip(source, 3, "EDVR restore");
-  const int64_t frames = clip.num_frames(), h = clip.height(), w = clip.width();
+  const int64_t h = clip.height(), w = clip.width();
   const BorderMode border = cfg_.with_predeblur ? BorderMode::Replicate : BorderMode::ReflectionCircle;
+  // The window of centre i reaches frames up to max(i + half, 2 * half) (reflection at the start),
+  // so it is the same in any clip longer than that: the clip's length is needed only up to there,
+  // which lets a clip still arriving be restored exactly as the same clip of known length.
+  const int64_t half = cfg_.num_frame / 2;
+  auto window_of = [&](int64_t i) {
+    return window_indices(i, clip.count_up_to(std::max(i + half, 2 * half) + 1), cfg_.num_frame, border);
+  };
 
   // A frame's padded image and pyramid are shared by every window that contains it; only PCD
   // and what follows depend on the centre frame. Entries live while a pending window needs them.
@@ -334,19 +310,13 @@ void Edvr::restore(const FrameSource& source, const FrameSink& sink, const Resto
   };
   // Stacks the pyramid level `member` of each window frame into (T, C, hl, wl).
   auto stack = [&](const std::vector<int64_t>& idx, Tensor Pyramid::*member) {
-    const Tensor& first = cache.at(idx[0]).pyramid.*member;
-    Shape s = first.shape();
-    s[0] = static_cast<int64_t>(idx.size());
-    Tensor out = Tensor::empty(s);
-    for (size_t k = 0; k < idx.size(); ++k) {
-      const Tensor& part = cache.at(idx[k]).pyramid.*member;
-      std::copy(part.data(), part.data() + part.numel(), out.data() + static_cast<int64_t>(k) * part.numel());
-    }
-    return out;
+    std::vector<Tensor> parts;
+    for (int64_t k : idx) parts.push_back(cache.at(k).pyramid.*member);
+    return ops::cat0(parts);  // (T, C, hl, wl)
   };
 
-  for (int64_t i = 0; i < frames; ++i) {
-    const std::vector<int64_t> idx = window_indices(i, frames, cfg_.num_frame, border);
+  for (int64_t i = 0; clip.count_up_to(i + 1) > i; ++i) {
+    const std::vector<int64_t> idx = window_of(i);
     for (int64_t j : idx) cached(j);
     const std::vector<int64_t> center(idx.size(), i);
     Pyramid nbr{stack(idx, &Pyramid::l1), stack(idx, &Pyramid::l2), stack(idx, &Pyramid::l3)};
@@ -356,13 +326,13 @@ void Edvr::restore(const FrameSource& source, const FrameSink& sink, const Resto
     Tensor out = reconstruct(fused, cache.at(i).image);  // (1, 3, sHp, sWp)
     sink(i, crop_frame(out.select0(0), h * scale(), w * scale()));
 
-    if (i + 1 < frames) {
-      const std::vector<int64_t> next = window_indices(i + 1, frames, cfg_.num_frame, border);
+    if (clip.count_up_to(i + 2) > i + 1) {
+      const std::vector<int64_t> next = window_of(i + 1);
       std::erase_if(cache, [&](const auto& entry) {
         return std::find(next.begin(), next.end(), entry.first) == next.end();
       });
     }
-    if (options.progress && !options.progress(i + 1, frames)) fail("restore: cancelled");
+    if (options.progress && !options.progress(i + 1, clip.num_frames())) fail("restore: cancelled");
   }
 }
 

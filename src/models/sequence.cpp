@@ -88,16 +88,38 @@ Tensor gather0(const Tensor& x, const std::vector<int64_t>& indices) {
 
 namespace vrestore {
 
+ClipLength ClipLength::known(int64_t num_frames) {
+  return {[num_frames](int64_t n) { return std::min(n, num_frames); }, num_frames};
+}
+
 CheckedSource::CheckedSource(const FrameSource& source, int64_t channels, const char* where)
     : source_(source), channels_(channels), where_(where) {
+  VR_CHECK(source.num_frames > 0 || (source.num_frames == FrameSource::kUnknownLength && source.count_up_to), where,
+           ": the frame source has num_frames ", source.num_frames,
+           ", expected >= 1, or FrameSource::kUnknownLength with count_up_to set");
+  VR_CHECK(count_up_to(1) == 1, where, ": the frame source is empty (0 frames)");
   first_ = frame(0);
   height_ = first_.size(2);
   width_ = first_.size(3);
 }
 
+int64_t CheckedSource::count_up_to(int64_t n) const {
+  VR_CHECK(n >= 0, where_, ": count_up_to(", n, ")");
+  if (source_.num_frames != FrameSource::kUnknownLength) return std::min(n, source_.num_frames);
+  if (n == 0) return 0;
+  const int64_t count = source_.count_up_to(n);
+  VR_CHECK(count >= 0 && count <= n, where_, ": FrameSource::count_up_to(", n, ") returned ", count,
+           ", expected 0 to ", n);
+  return count;
+}
+
+ClipLength CheckedSource::length() const {
+  return {[this](int64_t n) { return count_up_to(n); }, source_.num_frames};
+}
+
 Tensor CheckedSource::frame(int64_t i) const {
-  VR_CHECK(i >= 0 && i < source_.num_frames, where_, ": frame ", i, " requested from a clip of ",
-           source_.num_frames);
+  VR_CHECK(i >= 0 && count_up_to(i + 1) > i, where_, ": frame ", i, " requested from a clip of ",
+           count_up_to(i + 1), " frames");
   if (i == 0 && first_.defined()) return std::exchange(first_, Tensor());  // read once for the shape
   Tensor f = source_.frame(i);
   VR_CHECK(f.defined() && f.dim() == 3 && f.size(0) == channels_ && f.size(1) > 0 && f.size(2) > 0 &&

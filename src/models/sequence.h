@@ -2,6 +2,7 @@
 // clip borders, and padding frames to the size a network accepts.
 #pragma once
 
+#include <functional>
 #include <vector>
 
 #include "vrestore/tensor.h"
@@ -36,12 +37,26 @@ Tensor gather0(const Tensor& x, const std::vector<int64_t>& indices);
 
 namespace vrestore {
 
+// The length of a clip as far as a driver needs it, for sources whose length is known only when
+// they end (FrameSource::kUnknownLength): up_to(n) == min(n, length), waiting until that is known.
+// Drivers ask only for what they need next, so an unknown-length clip is restored exactly as the
+// same clip of known length.
+struct ClipLength {
+  std::function<int64_t(int64_t n)> up_to;
+  int64_t total = FrameSource::kUnknownLength;  // the length when known up front
+  static ClipLength known(int64_t num_frames);
+};
+
 // Reads frames from a FrameSource and checks that each is (channels, H, W) with the H, W of
 // frame 0 and H, W > 0; errors name the frame index and the shapes.
 class CheckedSource {
  public:
   CheckedSource(const FrameSource& source, int64_t channels, const char* where);
+  // The length, or FrameSource::kUnknownLength.
   int64_t num_frames() const { return source_.num_frames; }
+  // min(n, length) for n >= 0; for an unknown-length source this waits for the source.
+  int64_t count_up_to(int64_t n) const;
+  ClipLength length() const;
   int64_t height() const { return height_; }
   int64_t width() const { return width_; }
   // Frame i as (1, C, H, W).

@@ -12,24 +12,12 @@ constexpr float kMean[3] = {0.485f, 0.456f, 0.406f};
 constexpr float kStd[3] = {0.229f, 0.224f, 0.225f};
 
 Tensor normalize(const Tensor& x) {
-  Tensor out = x.clone();  // (N, 3, H, W)
-  const int64_t hw = x.size(2) * x.size(3);
-  for (int64_t n = 0; n < x.size(0); ++n)
-    for (int64_t c = 0; c < 3; ++c) {
-      float* p = out.data() + (n * 3 + c) * hw;
-      for (int64_t i = 0; i < hw; ++i) p[i] = (p[i] - kMean[c]) / kStd[c];
-    }
-  return out;
+  return ops::affine_channels(x, {kMean[0], kMean[1], kMean[2]}, {kStd[0], kStd[1], kStd[2]}, /*divide=*/true);
 }
 
-// Scales flow channel 0 (x) by sx and channel 1 (y) by sy, in place.
-void scale_flow_(Tensor& flow, float sx, float sy) {
-  const int64_t hw = flow.size(2) * flow.size(3);
-  for (int64_t n = 0; n < flow.size(0); ++n) {
-    float* p = flow.data() + n * 2 * hw;
-    for (int64_t i = 0; i < hw; ++i) p[i] *= sx;
-    for (int64_t i = 0; i < hw; ++i) p[hw + i] *= sy;
-  }
+// Scales flow channel 0 (x) by sx and channel 1 (y) by sy.
+Tensor scale_flow(const Tensor& flow, float sx, float sy) {
+  return ops::affine_channels(flow, {0.0f, 0.0f}, {sx, sy}, /*divide=*/false);
 }
 
 }  // namespace
@@ -84,9 +72,8 @@ Tensor SpyNet::operator()(const Tensor& ref, const Tensor& supp, Tensor* at_mult
   if (at_multiple_of_32) *at_multiple_of_32 = flow;
   if (hr == h && wr == w) return flow;
   Tensor out = ops::resize_bilinear(flow, h, w, false);  // (N, 2, H, W)
-  scale_flow_(out, static_cast<float>(static_cast<double>(w) / static_cast<double>(wr)),
-              static_cast<float>(static_cast<double>(h) / static_cast<double>(hr)));
-  return out;
+  return scale_flow(out, static_cast<float>(static_cast<double>(w) / static_cast<double>(wr)),
+                    static_cast<float>(static_cast<double>(h) / static_cast<double>(hr)));
 }
 
 SpyNetNetwork::SpyNetNetwork(Weights& w) {

@@ -1,0 +1,146 @@
+// restore of a video file or PNG folder: frames stream from the reader through the model into
+// the writer; memory is bounded by the model's window (or chunk + look-ahead), not the clip.
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <limits>
+#include <system_error>
+
+#include "cli/commands.h"
+#include "cli/interrupt.h"
+#include "cli/progress.h"
+#include "cli/streaming_source.h"
+#include "core/check.h"
+#include "core/checked_math.h"
+#include "io/media_io.h"
+
+namespace vrestore::cli {
+namespace {
+namespace fs = std::filesystem;
+
+// Frames the streaming source keeps so that restore()'s re-requests are served without decoding
+// again: a sliding-window model (EDVR) revisits at most two windows' worth near the clip's ends; a
+// recurrent model (BasicVSR) walks a chunk plus its look-ahead backwards.
+int64_t ring_capacity(const ModelInfo& info, const RestoreOptions& options, int64_t total) {
+  if (info.num_frames > 0) return std::min<int64_t>(2 * int64_t{info.num_frames} + 1, total);
+  const int64_t lookahead = options.independent_chunks ? 0 : options.lookahead_frames;
+  const int64_t span = options.chunk_frames > std::numeric_limits<int64_t>::max() - lookahead
+                           ? std::numeric_limits<int64_t>::max()
+                           : options.chunk_frames + lookahead;
+  return std::min(span, total);
+}
+
+std::string rate_text(io::Rational r) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.4g fps", r.value());
+  return buf;
+}
+
+// A PNG-folder output that this run created and left empty is removed again, so that a failed
+// run leaves nothing behind.
+void remove_if_new_and_empty(const std::string& path, bool existed_before) {
+  std::error_code ec;
+  if (!existed_before && fs::is_directory(path, ec) && fs::is_empty(path, ec)) fs::remove(path, ec);
+}
+
+int finish_interrupted(io::FrameWriter& writer, int64_t total, const std::string& output, bool existed_before) {
+  if (writer.frames_written() == 0) {
+    writer.abort();
+    remove_if_new_and_empty(output, existed_before);
+    std::fprintf(stderr, "vrestore: interrupted before the first frame was restored; nothing was written to '%s'\n",
+                 output.c_str());
+  } else {
+    writer.finish_partial();  // a playable file of the frames done (never a half-written one)
+    std::fprintf(stderr, "vrestore: interrupted; '%s' holds the first %lld of %lld frames\n", output.c_str(),
+                 static_cast<long long>(writer.frames_written()), static_cast<long long>(total));
+  }
+  return kInterruptedExitCode;
+}
+
+}  // namespace
+
+bool media_io_available() { return true; }
+
+int restore_media(const RestoreRequest& r, const Options& opts) {
+  const bool video_in = io::detect_media_kind(r.input) == io::MediaKind::kVideoFile;
+  const bool video_out = io::detect_media_kind(r.output) == io::MediaKind::kVideoFile;
+  if (!video_out && (opts.has("crf") || opts.has("codec")))
+    throw UsageError("--crf and --codec apply to video outputs, not to the PNG folder '" + r.output + "'");
+  const int crf = static_cast<int>(opts.integer("crf", -1, 0, 63));
+  io::check_output_is_not_input(r.input, r.output);
+  io::check_output_is_not_input(r.weights, r.output);
+  Model model = load_model_for(r);
+  const ModelInfo& info = model.info();
+
+  const io::ReaderOptions reader_options;
+  std::unique_ptr<io::FrameReader> reader = io::open_reader(r.input, reader_options);
+
+  io::WriterOptions wo;
+  const int64_t out_w = checked_mul(int64_t{reader->width()}, int64_t{info.scale}, "output width");
+  const int64_t out_h = checked_mul(int64_t{reader->height()}, int64_t{info.scale}, "output height");
+  VR_CHECK(out_w <= std::numeric_limits<int>::max() && out_h <= std::numeric_limits<int>::max(), "input '", r.input,
+           "': ", reader->width(), "x", reader->height(), " at scale ", info.scale, " is too large an output");
+  wo.width = static_cast<int>(out_w);
+  wo.height = static_cast<int>(out_h);
+  wo.frame_rate = reader->frame_rate();
+  wo.sample_aspect_ratio = reader->sample_aspect_ratio();
+  wo.codec = opts.get("codec", "");
+  wo.crf = crf;
+  wo.audio_from = video_in ? r.input : "";
+  wo.png_bit_depth = reader->bit_depth() == 16 ? 16 : 8;
+
+  std::error_code ec;
+  const bool output_existed = fs::exists(r.output, ec);
+  // Opened before the frames are counted, so that an unwritable output fails at once.
+  std::unique_ptr<io::FrameWriter> writer = io::open_writer(r.output, wo);
+  int64_t total = 0;
+  try {
+    total = count_frames(*reader, interrupted);
+    VR_CHECK(total > 0, "input '", r.input, "': holds no frames");
+  } catch (const Error&) {
+    writer->abort();
+    remove_if_new_and_empty(r.output, output_existed);
+    if (interrupted()) return finish_interrupted(*writer, 0, r.output, output_existed);
+    throw;
+  }
+  reader.reset();  // the streaming source opens its own
+
+  if (!r.quiet)
+    std::fprintf(stderr, "vrestore: %s x%d%s ('%s') on %s; '%s' %dx%d, %lld frames at %s -> '%s' %dx%d%s\n",
+                 info.arch.c_str(), info.scale, r.default_model ? ", the default model" : "", r.weights.c_str(),
+                 r.device == Device::CPU ? "cpu" : "cuda", r.input.c_str(), wo.width / info.scale,
+                 wo.height / info.scale, static_cast<long long>(total), rate_text(wo.frame_rate).c_str(),
+                 r.output.c_str(), wo.width, wo.height,
+                 video_out ? (", " + (wo.codec.empty() ? io::default_video_codec() : wo.codec)).c_str()
+                           : concat(", PNG ", wo.png_bit_depth, "-bit").c_str());
+
+  StreamingSource source(r.input, reader_options, total, ring_capacity(info, r.options, total));
+  ProgressBar bar("restore", total, r.quiet);
+  RestoreOptions options = r.options;
+  options.progress = [&](int64_t done, int64_t) {
+    bar.update(done);
+    return !interrupted();
+  };
+  try {
+    model.restore(source.source(), [&](int64_t, const Tensor& frame) { writer->write(frame); }, options);
+  } catch (const Error&) {
+    bar.finish();
+    if (interrupted()) return finish_interrupted(*writer, total, r.output, output_existed);
+    writer->abort();
+    remove_if_new_and_empty(r.output, output_existed);
+    throw;
+  }
+  bar.finish();
+  writer->close();
+  if (!r.quiet) {
+    std::fprintf(stderr, "vrestore: wrote %lld frames of %dx%d to '%s' in %s (%.2f fps)", static_cast<long long>(total),
+                 wo.width, wo.height, r.output.c_str(), format_duration(bar.elapsed_seconds()).c_str(),
+                 static_cast<double>(total) / std::max(bar.elapsed_seconds(), 1e-9));
+    if (source.reopens() > 0) std::fprintf(stderr, "; the input was decoded %lld extra time(s)",
+                                           static_cast<long long>(source.reopens()));
+    std::fputc('\n', stderr);
+  }
+  return 0;
+}
+
+}  // namespace vrestore::cli

@@ -1,0 +1,102 @@
+#include "cli/options.h"
+
+#include <cctype>
+#include <charconv>
+
+#include "core/check.h"
+
+namespace vrestore::cli {
+
+Options::Options(int argc, char** argv, int first, const std::vector<OptionSpec>& specs) : specs_(specs) {
+  for (int i = first; i < argc; ++i) {
+    const std::string arg = argv[i];
+    const OptionSpec* spec = nullptr;
+    if (arg.size() > 2 && arg.rfind("--", 0) == 0) {
+      const std::string key = arg.substr(2);
+      for (const OptionSpec& s : specs)
+        if (key == s.name || (s.alias && key == s.alias)) spec = &s;
+    } else if (arg.size() > 1 && arg[0] == '-' && arg[1] != '-') {
+      const std::string key = arg.substr(1);
+      for (const OptionSpec& s : specs)
+        if (s.short_name && key == s.short_name) spec = &s;
+    } else {
+      throw UsageError("unexpected argument '" + arg + "'");
+    }
+    if (!spec) throw UsageError("unknown option " + arg);
+    if (values_.count(spec->name)) throw UsageError(display(spec->name) + " given twice");
+    std::vector<std::string>& v = values_[spec->name];
+    if (spec->values == 0) {
+      v.push_back("1");
+      continue;
+    }
+    if (i + spec->values >= argc)
+      throw UsageError(arg + (spec->values == 1 ? " needs a value" : concat(" needs ", spec->values, " values")));
+    for (int k = 0; k < spec->values; ++k) v.push_back(argv[++i]);
+  }
+}
+
+const std::string& Options::required(const std::string& name) const {
+  auto it = values_.find(name);
+  if (it == values_.end()) throw UsageError("missing " + display(name));
+  return it->second.front();
+}
+
+std::string Options::get(const std::string& name, const std::string& fallback) const {
+  auto it = values_.find(name);
+  return it == values_.end() ? fallback : it->second.front();
+}
+
+const std::vector<std::string>& Options::all(const std::string& name) const {
+  static const std::vector<std::string> kNone;
+  auto it = values_.find(name);
+  return it == values_.end() ? kNone : it->second;
+}
+
+int64_t Options::integer(const std::string& name, int64_t fallback, int64_t min, int64_t max) const {
+  auto it = values_.find(name);
+  return it == values_.end() ? fallback : parse_int("--" + name, it->second.front(), min, max);
+}
+
+std::string Options::display(const std::string& name) const {
+  for (const OptionSpec& s : specs_) {
+    if (name != s.name) continue;
+    std::string others;
+    if (s.short_name) others += std::string("-") + s.short_name;
+    if (s.alias) others += std::string(others.empty() ? "" : ", ") + "--" + s.alias;
+    return "--" + name + (others.empty() ? "" : " (" + others + ")");
+  }
+  return "--" + name;
+}
+
+int64_t parse_int(const std::string& what, const std::string& text, int64_t min, int64_t max) {
+  int64_t v = 0;
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, v);
+  if (text.empty() || ec != std::errc() || ptr != end || v < min || v > max) {
+    std::string range = max == std::numeric_limits<int64_t>::max() ? concat(">= ", min) : concat(min, " to ", max);
+    throw UsageError(what + " expects an integer " + range + ", got '" + text + "'");
+  }
+  return v;
+}
+
+Device parse_device(const Options& opts) {
+  const std::string device = opts.get("device", "cpu");
+  if (device == "cpu") return Device::CPU;
+  if (device == "cuda") return Device::CUDA;
+  throw UsageError("--device must be cpu or cuda, got '" + device + "'");
+}
+
+void apply_threads(const Options& opts) {
+  if (opts.has("threads")) set_num_threads(static_cast<int>(opts.integer("threads", 0, 1, kMaxThreads)));
+}
+
+bool ends_with_nocase(const std::string& path, const std::string& suffix) {
+  if (path.size() < suffix.size()) return false;
+  for (size_t i = 0; i < suffix.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(path[path.size() - suffix.size() + i])) !=
+        std::tolower(static_cast<unsigned char>(suffix[i])))
+      return false;
+  return true;
+}
+
+}  // namespace vrestore::cli

@@ -1,0 +1,32 @@
+// What `vrestore restore` was asked to do, checked against the model before any frame is read:
+// the model file (or the default model), the device and precision, the scale, tiling and the
+// chunking of recurrent models.
+#pragma once
+
+#include <string>
+
+#include "cli/options.h"
+#include "vrestore/vrestore.h"
+
+namespace vrestore::cli {
+
+struct RestoreRequest {
+  std::string input, output;
+  std::string weights;   // the model file (-m, else the default model)
+  bool default_model = false;
+  Device device = Device::CPU;
+  bool half_precision = false;  // --precision f16
+  int scale = 0;                // --scale; 0 = the model's
+  int tile_h = 0, tile_w = 0, tile_overlap = 0;  // --tile H W, --tile-overlap P; 0 = whole frames
+  bool quiet = false;
+  RestoreOptions options;       // chunking and non-finite policy; progress is set by the command
+};
+
+// Parses and range-checks the options (UsageError on a bad value). Does not load the model.
+RestoreRequest parse_restore_request(const Options& opts);
+
+// Loads the model and refuses a request it does not fit (vrestore::Error, one line):
+//   --precision f16 on the CPU, --scale other than the model's, --tile for a model without tiling.
+Model load_model_for(const RestoreRequest& request);
+
+}  // namespace vrestore::cli

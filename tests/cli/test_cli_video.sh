@@ -1,0 +1,248 @@
+#!/usr/bin/env bash
+# `vrestore restore` on video files and PNG folders (issue 9): round trips keep the frame count,
+# rate, audio and size (x scale); the streamed restoration equals the in-memory (tensor) one
+# exactly; every bad input is one line on stderr with its message and a non-zero exit; Ctrl-C
+# leaves a playable file of the frames done. Inputs are small synthetic clips made with `ffmpeg`.
+# Args: <vrestore binary> <converted weights dir> <scratch dir>. Env: VRESTORE_PYTHON (numpy).
+set -u
+cli=$1; weights=$2; scratch=$3
+PY=${VRESTORE_PYTHON:-/usr/bin/python3}
+rm -rf "$scratch"; mkdir -p "$scratch"
+failures=0; passed=0
+
+if ! command -v ffmpeg > /dev/null || ! command -v ffprobe > /dev/null; then
+  echo "cli_video: skipped, the ffmpeg and ffprobe programs are missing (scripts/install_deps.sh installs ffmpeg)"; exit 0
+fi
+if "$cli" --help | grep -q "this build has no video"; then
+  echo "cli_video: skipped, this vrestore was built without video I/O (FFmpeg or libpng missing)"; exit 0
+fi
+
+ok() { passed=$((passed + 1)); }
+bad() { echo "FAIL: $*"; failures=$((failures + 1)); }
+# check <description> <command...>: passes when the command succeeds.
+check() { local what=$1; shift; if "$@"; then ok; else bad "$what"; fi; }
+
+# expect_error <exit code> <message regex> -- command...: exactly one line on stderr for exit 1.
+expect_error() {
+  local code=$1 pattern=$2; shift 3
+  local err; err=$("$@" 2>&1 >/dev/null); local rc=$?
+  local lines; lines=$(printf '%s\n' "$err" | grep -c .)
+  if [ "$rc" -ne "$code" ] || ! printf '%s' "$err" | grep -Eq -- "$pattern"; then
+    bad "'$*' exited $rc (want $code), stderr: $err"; return
+  fi
+  if [ "$code" -eq 1 ] && [ "$lines" -ne 1 ]; then bad "'$*' printed $lines lines, want one: $err"; return; fi
+  ok
+}
+
+# probe FILE: "<frames> <W>x<H> <rate> <audio streams>" of a video, frames counted by decoding.
+probe() {
+  local v; v=$(ffprobe -v error -select_streams v:0 -count_frames \
+      -show_entries stream=nb_read_frames,width,height,r_frame_rate -of default=nw=1 "$1" 2>/dev/null)
+  local audio; audio=$(ffprobe -v error -select_streams a -show_entries stream=index -of csv=p=0 "$1" 2>/dev/null | grep -c .)
+  printf '%s %sx%s %s %s' "$(sed -n 's/^nb_read_frames=//p' <<< "$v")" "$(sed -n 's/^width=//p' <<< "$v")" \
+    "$(sed -n 's/^height=//p' <<< "$v")" "$(sed -n 's/^r_frame_rate=//p' <<< "$v")" "$audio"
+}
+
+# clip <out> <frames> <WxH> [extra ffmpeg output args...]: a moving test pattern.
+clip() {
+  local out=$1 n=$2 size=$3; shift 3
+  ffmpeg -v error -y -f lavfi -i "testsrc=size=$size:rate=25" -frames:v "$n" "$@" "$out"
+}
+
+EDVR=$weights/edvr_x4_tsa.safetensors
+BV=$weights/basicvsr_x4.safetensors
+RBV=$weights/realbasicvsr_x4.safetensors
+DEBLUR=$weights/edvr_deblur_hrin.safetensors  # EDVR at scale 1 (HR in, HR out)
+S=$scratch
+
+# ---- round trips -------------------------------------------------------------------------------
+# MP4 with AAC audio at 30000/1001 fps: count, rate and audio kept, size x4, progress on stderr.
+ffmpeg -v error -y -f lavfi -i "testsrc=size=32x32:rate=30000/1001" -f lavfi -i "sine=frequency=440:sample_rate=44100" \
+  -frames:v 8 -c:v libx264 -pix_fmt yuv420p -c:a aac -shortest "$S/in.mp4"
+if "$cli" restore -i "$S/in.mp4" -o "$S/out.mp4" -m "$EDVR" 2> "$S/out.log"; then
+  got=$(probe "$S/out.mp4")
+  check "mp4 round trip keeps 8 frames, 30000/1001 fps and the audio at 128x128, got '$got'" \
+    test "$got" = "8 128x128 30000/1001 1"
+  check "progress lines in a log (not a terminal) end with 8/8 frames, fps and ETA: $(cat "$S/out.log")" \
+    grep -Eq "^restore: 8/8 frames \(100%\) +[0-9.]+ fps +elapsed [0-9:]+ +ETA 0:00$" "$S/out.log"
+else
+  bad "mp4 round trip: $(cat "$S/out.log")"
+fi
+check "no temporary file is left next to the output" test -z "$(find "$S" -maxdepth 1 -name '.*')"
+
+# AVI (mpeg4) in, MKV out with --crf and --quiet: nothing on stderr.
+clip "$S/in.avi" 6 32x24 -c:v mpeg4 -q:v 2
+err=$("$cli" restore -i "$S/in.avi" -o "$S/out.mkv" -m "$BV" --crf 23 --quiet 2>&1); rc=$?
+check "--quiet prints nothing (rc $rc): '$err'" test "$rc" -eq 0 -a -z "$err"
+got=$(probe "$S/out.mkv")
+check "avi -> mkv keeps 6 frames at 25 fps, 128x96, got '$got'" test "$got" = "6 128x96 25/1 0"
+
+# A scale-1 model keeps the size; --scale matching the model is accepted.
+check "a deblur model at --scale 1 runs" "$cli" restore -q -i "$S/in.avi" -o "$S/deblur.mp4" -m "$DEBLUR" --scale 1
+got=$(probe "$S/deblur.mp4")
+check "scale-1 output keeps 32x24, got '$got'" test "$got" = "6 32x24 25/1 0"
+
+# The default model comes from $VRESTORE_DEFAULT_MODEL when set.
+err=$(VRESTORE_DEFAULT_MODEL=$EDVR "$cli" restore -i "$S/in.avi" -o "$S/default.mp4" 2>&1)
+check "restore without -m uses \$VRESTORE_DEFAULT_MODEL: $err" grep -q "the default model" <<< "$err"
+
+# ---- streamed video restoration equals the in-memory tensor restoration, bit for bit -----------
+# PNG folder in (12 frames), PNG folder out; the same frames as a (T, 3, H, W) tensor through
+# `restore --input X.safetensors`, quantised like the writer (clamp, x255, +0.5, truncate).
+mkdir -p "$S/png_in"
+clip "$S/png_in/f%03d.png" 12 24x20 -pix_fmt rgb24
+ffmpeg -v error -y -i "$S/png_in/f%03d.png" -f rawvideo -pix_fmt rgb24 "$S/png_in.rgb"
+"$PY" - "$S/png_in.rgb" "$S/png_in.safetensors" 12 20 24 <<'PYEOF'
+import json, struct, sys
+import numpy as np
+src, dst, t, h, w = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:])
+rgb = np.fromfile(src, np.uint8).reshape(t, h, w, 3)
+# vrestore_io's rule: v * (1 / 255) in float32.
+clip = np.ascontiguousarray(rgb.transpose(0, 3, 1, 2)).astype(np.float32) * (np.float32(1) / np.float32(255))
+header = json.dumps({'input': {'dtype': 'F32', 'shape': list(clip.shape), 'data_offsets': [0, clip.nbytes]}})
+header += ' ' * (-len(header) % 8)
+open(dst, 'wb').write(struct.pack('<Q', len(header)) + header.encode() + clip.tobytes())
+PYEOF
+compare_png_to_tensor() {  # <png folder> <tensor file>: exact equality of every sample
+  ffmpeg -v error -y -i "$1/%06d.png" -f rawvideo -pix_fmt rgb24 "$1.rgb" &&
+  "$PY" - "$1.rgb" "$2" <<'PYEOF'
+import json, struct, sys
+import numpy as np
+raw = open(sys.argv[2], 'rb').read(); n = struct.unpack('<Q', raw[:8])[0]
+info = json.loads(raw[8:8 + n])['output']
+b, e = info['data_offsets']
+out = np.frombuffer(raw[8 + n + b:8 + n + e], np.float32).reshape(info['shape'])
+q = (np.clip(out, np.float32(0), np.float32(1)) * np.float32(255) + np.float32(0.5)).astype(np.uint8)
+png = np.fromfile(sys.argv[1], np.uint8).reshape(q.shape[0], q.shape[2], q.shape[3], 3).transpose(0, 3, 1, 2)
+diff = np.abs(png.astype(int) - q.astype(int))
+print(f"{q.shape[0]} frames, max diff {diff.max()}, differing samples {(diff > 0).sum()}")
+sys.exit(0 if diff.max() == 0 else 1)
+PYEOF
+}
+# EDVR (sliding window), BasicVSR in chunks of 4 + look-ahead 3 (backward walks: ring re-requests),
+# RealBasicVSR in chunks (a whole-clip cleaning pre-scan: the input is decoded again).
+for run in "edvr:$EDVR:" "basicvsr:$BV:--chunk 4 --lookahead 3" "realbasicvsr:$RBV:--chunk-frames 5 --lookahead-frames 2"; do
+  IFS=: read -r name model extra <<< "$run"
+  # shellcheck disable=SC2086
+  if "$cli" restore -q -i "$S/png_in" -o "$S/png_$name/" -m "$model" $extra &&
+     "$cli" restore -q --weights "$model" --input "$S/png_in.safetensors" --output "$S/png_$name.safetensors" $extra; then
+    check "$name: 12 PNG frames written" test "$(find "$S/png_$name" -name '*.png' | wc -l)" -eq 12
+    line=$(compare_png_to_tensor "$S/png_$name" "$S/png_$name.safetensors" 2>&1)
+    check "$name: PNG-folder restoration equals the tensor restoration: $line" grep -q "max diff 0," <<< "$line"
+  else
+    bad "$name: PNG-folder or tensor restore failed"
+  fi
+done
+got=$(probe "$S/png_edvr/000000.png")
+check "PNG frames are 96x80, got '$got'" grep -q "^1 96x80 " <<< "$got"
+
+# ---- bad inputs: one line, the reason, non-zero exit, and no output left behind ----------------
+expect_error 1 "video '.*missing.mp4': cannot open: No such file" -- \
+  "$cli" restore -i "$S/missing.mp4" -o "$S/e.mp4" -m "$EDVR"
+printf 'this is not a video' > "$S/text.mp4"
+expect_error 1 "video '.*text.mp4': cannot open: Invalid data" -- "$cli" restore -i "$S/text.mp4" -o "$S/e.mp4" -m "$EDVR"
+# Truncated: 40 incompressible mpeg4 frames cut at 60%: the frame where the damage starts.
+ffmpeg -v error -y -f lavfi -i "nullsrc=s=32x32:r=25,geq=random(1)*255:128:128" -frames:v 40 -c:v mpeg4 -q:v 3 "$S/full.avi"
+head -c $(( $(stat -c %s "$S/full.avi") * 6 / 10 )) "$S/full.avi" > "$S/cut.avi"
+expect_error 1 "video '.*cut.avi': (damaged stream|stream ends early).* at frame [0-9]+" -- \
+  "$cli" restore -i "$S/cut.avi" -o "$S/e.mp4" -m "$EDVR"
+check "a truncated input leaves no output" test ! -e "$S/e.mp4"
+# A pixel format libswscale cannot read (4-bit packed BGR).
+if ffmpeg -v error -y -f lavfi -i testsrc=size=32x32:rate=25 -frames:v 2 -pix_fmt bgr4 -c:v rawvideo "$S/bgr4.nut"; then
+  expect_error 1 "video '.*bgr4.nut': unsupported pixel format 'bgr4'" -- "$cli" restore -i "$S/bgr4.nut" -o "$S/e.mp4" -m "$EDVR"
+else
+  bad "ffmpeg could not write a bgr4 clip"
+fi
+# An odd frame size cannot be written as yuv420p (the default): a scale-1 model on 33x32.
+clip "$S/odd.avi" 3 33x32 -c:v mpeg4
+expect_error 1 "pixel format 'yuv420p' needs a width divisible by 2" -- \
+  "$cli" restore -i "$S/odd.avi" -o "$S/e.mp4" -m "$DEBLUR"
+mkdir -p "$S/empty_dir"
+expect_error 1 "PNG folder '.*empty_dir': no .png files" -- "$cli" restore -i "$S/empty_dir" -o "$S/e.mp4" -m "$EDVR"
+# Unwritable outputs: inside a file; a folder without write permission (not for root).
+expect_error 1 "video '.*text.mp4/e.mp4': '.*text.mp4' is not a folder" -- \
+  "$cli" restore -i "$S/in.avi" -o "$S/text.mp4/e.mp4" -m "$EDVR"
+expect_error 1 "folder '.*no_dir' does not exist" -- "$cli" restore -i "$S/in.avi" -o "$S/no_dir/e.mp4" -m "$EDVR"
+if [ "$(id -u)" -ne 0 ]; then
+  mkdir -p "$S/read_only" && chmod a-w "$S/read_only"
+  expect_error 1 "is not writable" -- "$cli" restore -i "$S/in.avi" -o "$S/read_only/e.mp4" -m "$EDVR"
+  chmod u+w "$S/read_only"
+fi
+expect_error 1 "cannot tell the container from the name" -- "$cli" restore -i "$S/in.avi" -o "$S/e.nosuchext" -m "$EDVR"
+# The output may never be the input, also through a symlink; the input stays as it was.
+sum_before=$(cksum < "$S/in.avi")
+expect_error 1 "output '.*in.avi' would overwrite the input '.*in.avi'" -- "$cli" restore -i "$S/in.avi" -o "$S/in.avi" -m "$EDVR"
+ln -sf "$S/in.avi" "$S/link.avi"
+expect_error 1 "output '.*link.avi' would overwrite the input" -- "$cli" restore -i "$S/in.avi" -o "$S/link.avi" -m "$EDVR"
+check "the input is unchanged after a refused output" test "$(cksum < "$S/in.avi")" = "$sum_before"
+expect_error 1 "would overwrite the input" -- "$cli" restore -i "$S/png_in" -o "$S/png_in/" -m "$EDVR"
+
+# A model that does not fit the request.
+expect_error 1 "model '.*edvr_deblur_hrin.safetensors' \(basicsr.EDVR\) restores at scale 1, --scale 4 was asked" -- \
+  "$cli" restore -i "$S/in.avi" -o "$S/e.mp4" -m "$DEBLUR" --scale 4
+expect_error 1 "restores at scale 4, --scale 2 was asked" -- "$cli" restore -i "$S/in.avi" -o "$S/e.mp4" -m "$BV" --scale 2
+expect_error 1 "--tile: spatial tiling is not supported for basicsr.EDVR yet" -- \
+  "$cli" restore -i "$S/in.avi" -o "$S/e.mp4" -m "$EDVR" --tile 16 16 --tile-overlap 4
+expect_error 1 "--tile: spatial tiling is not supported for basicsr.BasicVSR yet" -- \
+  "$cli" restore -i "$S/in.avi" -o "$S/e.mp4" -m "$BV" --tile 16 16
+expect_error 1 "--precision f16 needs --device cuda" -- "$cli" restore -i "$S/in.avi" -o "$S/e.mp4" -m "$EDVR" --precision f16
+expect_error 1 "device cuda: " -- "$cli" restore -i "$S/in.avi" -o "$S/e.mp4" -m "$EDVR" --device cuda
+expect_error 1 "VRESTORE_DEFAULT_MODEL is '.*nope.safetensors', which is not a file; .* pass -m" -- \
+  env VRESTORE_DEFAULT_MODEL="$S/nope.safetensors" "$cli" restore -i "$S/in.avi" -o "$S/e.mp4"
+# Encoder options.
+expect_error 1 "no video encoder 'nosuchcodec'" -- "$cli" restore -i "$S/in.avi" -o "$S/e.mp4" -m "$EDVR" --codec nosuchcodec
+expect_error 1 "encoder 'mpeg4' has no CRF option" -- \
+  "$cli" restore -i "$S/in.avi" -o "$S/e.avi" -m "$EDVR" --codec mpeg4 --crf 20
+check "no output was left by any refused run" test ! -e "$S/e.mp4" -a ! -e "$S/e.avi"
+# Usage errors (exit 2).
+expect_error 2 "--crf and --codec apply to video outputs, not to the PNG folder" -- \
+  "$cli" restore -i "$S/in.avi" -o "$S/e_png/" -m "$EDVR" --crf 20
+expect_error 2 "--crf expects an integer 0 to 63, got '64'" -- "$cli" restore -i "$S/in.avi" -o "$S/e.mp4" -m "$EDVR" --crf 64
+expect_error 2 "--scale expects an integer 1 to 16, got '0'" -- "$cli" restore -i "$S/in.avi" -o "$S/e.mp4" -m "$EDVR" --scale 0
+expect_error 2 "--precision must be f32 or f16, got 'f64'" -- \
+  "$cli" restore -i "$S/in.avi" -o "$S/e.mp4" -m "$EDVR" --precision f64
+expect_error 2 "--tile needs 2 values" -- "$cli" restore -i "$S/in.avi" -o "$S/e.mp4" -m "$EDVR" --tile 16
+expect_error 2 "--tile H expects an integer" -- "$cli" restore -i "$S/in.avi" -o "$S/e.mp4" -m "$EDVR" --tile 0 16
+expect_error 2 "--tile-overlap needs --tile H W" -- "$cli" restore -i "$S/in.avi" -o "$S/e.mp4" -m "$EDVR" --tile-overlap 4
+expect_error 2 "--input \(-i\) given twice" -- "$cli" restore -i "$S/in.avi" --input "$S/in.avi" -o "$S/e.mp4" -m "$EDVR"
+expect_error 2 "--chunk-frames \(--chunk\) given twice" -- \
+  "$cli" restore -i "$S/in.avi" -o "$S/e.mp4" -m "$EDVR" --chunk 4 --chunk-frames 4
+expect_error 2 "a video or PNG-folder --input is restored into a video or PNG folder" -- \
+  "$cli" restore -i "$S/in.avi" -o "$S/e.safetensors" -m "$EDVR"
+expect_error 2 "a .safetensors --input is restored into a .safetensors --output" -- \
+  "$cli" restore -i "$S/png_in.safetensors" -o "$S/e.mp4" -m "$EDVR"
+expect_error 2 "--crf applies to video outputs, not to a .safetensors output" -- \
+  "$cli" restore -i "$S/png_in.safetensors" -o "$S/e.safetensors" -m "$EDVR" --crf 20
+
+# ---- Ctrl-C: a playable file of the frames done, or none; never a corrupt one ------------------
+# interrupt <output> <after this stderr regex>: runs restore on 40 frames, sends SIGINT once the
+# regex appears on stderr; prints the exit code.
+clip "$S/long.mp4" 40 32x32 -c:v libx264 -pix_fmt yuv420p
+interrupt() {
+  "$cli" restore -i "$S/long.mp4" -o "$1" -m "$EDVR" 2> "$S/int.log" & local pid=$!
+  for _ in $(seq 600); do grep -Eq "$2" "$S/int.log" && break; sleep 0.05; done
+  kill -INT "$pid"; wait "$pid"; echo $?
+}
+rc=$(interrupt "$S/int.mp4" "^restore: [0-9]+/40")
+done_frames=$(sed -n 's/.*holds the first \([0-9]*\) of 40 frames.*/\1/p' "$S/int.log")
+if [ "$rc" -eq 130 ] && [ -n "$done_frames" ]; then
+  got=$(probe "$S/int.mp4")
+  check "after Ctrl-C the video decodes with the $done_frames frames done (1..39), got '$got'" \
+    test "${got%% *}" = "$done_frames" -a "$done_frames" -ge 1 -a "$done_frames" -lt 40
+  check "ffprobe finds no error in the interrupted video" test -z "$(ffprobe -v error -count_frames -i "$S/int.mp4" 2>&1)"
+elif [ "$rc" -eq 130 ] && grep -q "nothing was written" "$S/int.log"; then
+  check "no file after an interrupt before the first frame" test ! -e "$S/int.mp4"
+else
+  bad "Ctrl-C: exit $rc (want 130), stderr: $(cat "$S/int.log")"
+fi
+# Interrupted right after the model loads (before any frame): no file at all.
+rc=$(interrupt "$S/int0.mp4" "^vrestore: basicsr.EDVR")
+if grep -q "holds the first" "$S/int.log"; then
+  check "an early Ctrl-C still leaves a playable file" test "$(probe "$S/int0.mp4" | cut -d' ' -f1)" -ge 1
+else
+  check "an early Ctrl-C exits 130 and leaves no file: rc $rc, $(cat "$S/int.log")" test "$rc" -eq 130 -a ! -e "$S/int0.mp4"
+fi
+check "no temporary file is left after Ctrl-C" test -z "$(find "$S" -maxdepth 1 -name '.*int*')"
+
+echo "cli_video: $passed passed, $failures failed"
+[ "$failures" -eq 0 ]

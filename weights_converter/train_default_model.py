@@ -1,0 +1,280 @@
+#!/usr/bin/python3
+"""Trains vrestore's default x4 video super-resolution model: a narrow BasicSR `BasicVSR`.
+
+Run from the repository root (PyTorch on the CPU; numpy; the ffmpeg binary; Debian opencv-doc):
+
+    /usr/bin/python3 weights_converter/train_default_model.py --out /tmp/vrestore_default_x4.pth
+    /usr/bin/python3 weights_converter/convert.py /tmp/vrestore_default_x4.pth \
+        models/vrestore_default_x4.safetensors --dtype f16
+
+Network: BasicSR `BasicVSR(num_feat=FEAT, num_block=BLOCKS)` with its own state-dict names, so
+the converter recognises it as `basicsr.BasicVSR`. Its SpyNet has no pretrained weights here, so it
+starts at zero flow: the last conv of every pyramid level is zero (weight and bias), which makes
+every level output exactly the upsampled coarser flow, i.e. 0, and every propagation warp the
+identity. SpyNet stays frozen, so the shipped model is a bidirectional recurrent SR network
+without motion compensation (the other SpyNet convs keep their seeded default init and have no
+effect). Training therefore skips the SpyNet and warp computations: with a zero flow they are the
+identity (the C++ runtime still runs them and gets flow 0).
+
+Data: every frame of vtest.avi (768x576, 795 frames) and Megamind.avi (720x528, 270 frames) from
+/usr/share/doc/opencv-doc/examples/data/, decoded to RGB24 by ffmpeg. LR = `downsample_x4` of
+benchmarks/eval_default_model.py (antialiased bicubic x1/4 as PyTorch, rounded to uint8), the same
+rule the evaluation uses. The last VAL_FRAMES frames of vtest.avi are kept out of training and only
+monitor PSNR in the log. tree.avi is never read here (it is the held-out evaluation clip).
+Samples: random LR patches PATCH x PATCH of FRAMES consecutive frames (random temporal reversal
+and horizontal flip), patches whose HR std is below 2/255 (black fades) are redrawn.
+Loss: Charbonnier (eps 1e-3) on the x4 output; Adam (0.9, 0.99), cosine lr decay to 1e-6.
+
+Recorded run (the shipped file; 2-core machine shared with other jobs, torch.set_num_threads(1)):
+    command: see the two lines above (defaults: seed 0, feat 32, blocks 4, ...; see --help)
+    wall time: TBD
+    final numbers: TBD
+"""
+import os
+import sys
+
+# This folder holds an inspect.py that would shadow the standard library's for numpy and torch.
+sys.path = [p for p in sys.path if os.path.abspath(p or '.') != os.path.dirname(os.path.abspath(__file__))]
+
+import argparse  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, 'benchmarks'))
+from eval_default_model import decode_video, downsample, downsample_x4  # noqa: E402  (the shared degradation)
+
+DATA = '/usr/share/doc/opencv-doc/examples/data/'
+TRAIN_VIDEOS = ('vtest.avi', 'Megamind.avi')
+VAL_FRAMES = 60  # tail of vtest.avi, for the log only
+
+
+# --- the network (BasicSR BasicVSR key layout) -----------------------------------------------------
+
+class ResidualBlockNoBN(nn.Module):
+    """x + conv2(relu(conv1(x))); conv init scaled by 0.1 so that each block starts near identity."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.conv1, self.conv2 = nn.Conv2d(c, c, 3, 1, 1), nn.Conv2d(c, c, 3, 1, 1)
+        for conv in (self.conv1, self.conv2):
+            nn.init.kaiming_normal_(conv.weight)
+            conv.weight.data *= 0.1
+            nn.init.zeros_(conv.bias)
+
+    def forward(self, x):
+        return x + self.conv2(F.relu(self.conv1(x)))
+
+
+class ConvResidualBlocks(nn.Module):
+    """main.0: conv c_in -> c, main.1: leaky ReLU 0.1, main.2.<i>: residual blocks."""
+
+    def __init__(self, c_in, c, blocks):
+        super().__init__()
+        self.main = nn.Sequential(nn.Conv2d(c_in, c, 3, 1, 1), nn.LeakyReLU(0.1),
+                                  nn.Sequential(*[ResidualBlockNoBN(c) for _ in range(blocks)]))
+
+    def forward(self, x):
+        return self.main(x)
+
+
+class SpyNetLevel(nn.Module):
+    """One pyramid level: 7x7 convs 8->32->64->32->16->2 at basic_module.{0,2,4,6,8}."""
+
+    def __init__(self):
+        super().__init__()
+        ch = [8, 32, 64, 32, 16, 2]
+        layers = []
+        for i in range(5):
+            layers += [nn.Conv2d(ch[i], ch[i + 1], 7, 1, 3)] + ([nn.ReLU()] if i < 4 else [])
+        self.basic_module = nn.Sequential(*layers)
+        nn.init.zeros_(self.basic_module[8].weight)  # zero residual flow at every level: flow 0
+        nn.init.zeros_(self.basic_module[8].bias)
+
+
+class SpyNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.basic_module = nn.ModuleList([SpyNetLevel() for _ in range(6)])
+        self.register_buffer('mean', torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
+        self.register_buffer('std', torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
+
+    def is_zero_flow(self):
+        return all(not level.basic_module[8].weight.any() and not level.basic_module[8].bias.any()
+                   for level in self.basic_module)
+
+
+class BasicVSR(nn.Module):
+    """(N,T,3,h,w) in [0,1] -> (N,T,3,4h,4w). forward() assumes zero flow (see the docstring)."""
+
+    def __init__(self, num_feat, num_block):
+        super().__init__()
+        self.num_feat = num_feat
+        self.spynet = SpyNet()
+        self.backward_trunk = ConvResidualBlocks(num_feat + 3, num_feat, num_block)
+        self.forward_trunk = ConvResidualBlocks(num_feat + 3, num_feat, num_block)
+        self.fusion = nn.Conv2d(num_feat * 2, num_feat, 1, 1, 0)
+        self.upconv1 = nn.Conv2d(num_feat, num_feat * 4, 3, 1, 1)
+        self.upconv2 = nn.Conv2d(num_feat, 64 * 4, 3, 1, 1)
+        self.conv_hr = nn.Conv2d(64, 64, 3, 1, 1)
+        self.conv_last = nn.Conv2d(64, 3, 3, 1, 1)
+
+    def forward(self, lrs, keep=None):
+        """keep: frame indices to reconstruct (default all); the x4 tail runs on those only."""
+        assert self.spynet.is_zero_flow(), 'training shortcut needs the zero-flow SpyNet'
+        n, t, _, h, w = lrs.shape
+        lrelu = lambda x: F.leaky_relu(x, 0.1)  # noqa: E731
+        state = lrs.new_zeros(n, self.num_feat, h, w)
+        backward = [None] * t
+        for i in range(t - 1, -1, -1):  # warp(state, 0) == state
+            state = self.backward_trunk(torch.cat([lrs[:, i], state], 1))
+            backward[i] = state
+        state = torch.zeros_like(state)
+        keep = list(range(t)) if keep is None else sorted(keep)
+        fused = []
+        for i in range(keep[-1] + 1):
+            state = self.forward_trunk(torch.cat([lrs[:, i], state], 1))
+            if i in keep:
+                fused.append(lrelu(self.fusion(torch.cat([backward[i], state], 1))))
+        x = torch.stack(fused, 1).flatten(0, 1)  # the tail is per frame: run all frames at once
+        x = lrelu(F.pixel_shuffle(self.upconv1(x), 2))
+        x = lrelu(F.pixel_shuffle(self.upconv2(x), 2))
+        x = self.conv_last(lrelu(self.conv_hr(x)))
+        base = F.interpolate(lrs[:, keep].flatten(0, 1), scale_factor=4, mode='bilinear', align_corners=False)
+        return (x + base).view(n, len(keep), 3, 4 * h, 4 * w)
+
+
+# --- data -----------------------------------------------------------------------------------------
+
+def load_pairs(log, half_scale):
+    """[(hr uint8 (T,H,W,3), lr uint8 (T,H/4,W/4,3))] for training, plus the validation pair.
+    half_scale adds each video at half size (HR = antialiased bicubic x1/2) as a second source."""
+    train, val = [], None
+    for name in TRAIN_VIDEOS:
+        hr = decode_video(os.path.join(DATA, name))
+        hr = np.ascontiguousarray(hr[:, :hr.shape[1] // 4 * 4, :hr.shape[2] // 4 * 4])
+        lr = np.concatenate([downsample_x4(hr[i:i + 50]) for i in range(0, len(hr), 50)])
+        if name == 'vtest.avi':
+            val = (hr[-VAL_FRAMES:], lr[-VAL_FRAMES:])
+            hr, lr = hr[:-VAL_FRAMES], lr[:-VAL_FRAMES]
+        log(f'{name}: {len(hr)} training frames {hr.shape[2]}x{hr.shape[1]} -> {lr.shape[2]}x{lr.shape[1]}')
+        train.append((hr, lr))
+        if half_scale:
+            half = np.concatenate([downsample(hr[i:i + 50], 2) for i in range(0, len(hr), 50)])
+            half = np.ascontiguousarray(half[:, :half.shape[1] // 4 * 4, :half.shape[2] // 4 * 4])
+            train.append((half, np.concatenate([downsample_x4(half[i:i + 50]) for i in range(0, len(half), 50)])))
+            log(f'{name} at half size: {half.shape[2]}x{half.shape[1]} -> {half.shape[2] // 4}x{half.shape[1] // 4}')
+    return train, val
+
+
+def sample_batch(rng, train, batch, frames, patch):
+    weights = np.array([len(hr) for hr, _ in train], dtype=float)
+    lrs, hrs = [], []
+    while len(lrs) < batch:
+        hr, lr = train[rng.choice(len(train), p=weights / weights.sum())]
+        t0 = rng.integers(0, len(lr) - frames + 1)
+        y, x = rng.integers(0, lr.shape[1] - patch + 1), rng.integers(0, lr.shape[2] - patch + 1)
+        hr_p = hr[t0:t0 + frames, 4 * y:4 * (y + patch), 4 * x:4 * (x + patch)]
+        if hr_p.std() < 2.0:
+            continue
+        lr_p = lr[t0:t0 + frames, y:y + patch, x:x + patch]
+        if rng.random() < 0.5:
+            hr_p, lr_p = hr_p[::-1], lr_p[::-1]
+        if rng.random() < 0.5:
+            hr_p, lr_p = hr_p[:, :, ::-1], lr_p[:, :, ::-1]
+        lrs.append(lr_p)
+        hrs.append(hr_p)
+    to_t = lambda a: torch.from_numpy(np.ascontiguousarray(np.stack(a))).permute(0, 1, 4, 2, 3).float() / 255  # noqa: E731
+    return to_t(lrs), to_t(hrs)
+
+
+def y_psnr(out, hr, crop=4):
+    """Mean Y-channel PSNR (BT.601, uint8-rounded output, crop border) of (N,T,3,H,W) tensors."""
+    coef = torch.tensor([65.481, 128.553, 24.966]).view(1, 1, 3, 1, 1)
+    y = lambda x: (torch.round(x.clamp(0, 1) * 255) / 255 * coef).sum(2) + 16  # noqa: E731
+    mse = ((y(out) - y(hr))[..., crop:-crop, crop:-crop] ** 2).mean(dim=(-1, -2))
+    return (10 * torch.log10(255 ** 2 / mse)).mean().item()
+
+
+def validate(model, val, patch=64, frames=10):
+    """PSNR of the model and of bilinear x4 (the model's base) on fixed crops of the val frames."""
+    hr, lr = val
+    crops = [(0, 10, 20), (20, 60, 100), (40, 40, 60)]  # (t, y, x) in LR pixels
+    lrs = torch.stack([torch.from_numpy(np.ascontiguousarray(lr[t:t + frames, y:y + patch, x:x + patch]))
+                       for t, y, x in crops]).permute(0, 1, 4, 2, 3).float() / 255
+    hrs = torch.stack([torch.from_numpy(np.ascontiguousarray(
+        hr[t:t + frames, 4 * y:4 * (y + patch), 4 * x:4 * (x + patch)])) for t, y, x in crops]).permute(0, 1, 4, 2, 3).float() / 255
+    with torch.no_grad():
+        out = model(lrs)
+        bilinear = F.interpolate(lrs.flatten(0, 1), scale_factor=4, mode='bilinear', align_corners=False).view_as(hrs)
+    return y_psnr(out, hrs), y_psnr(bilinear, hrs)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--out', required=True, help='checkpoint path ({"params": state_dict}, BasicSR layout)')
+    ap.add_argument('--seed', type=int, default=0)
+    ap.add_argument('--feat', type=int, default=32)
+    ap.add_argument('--blocks', type=int, default=4)
+    ap.add_argument('--iters', type=int, default=2000)
+    ap.add_argument('--batch', type=int, default=4)
+    ap.add_argument('--frames', type=int, default=5)
+    ap.add_argument('--tail-frames', type=int, default=2,
+                    help='frames per sequence that get the x4 tail and the loss (random each step)')
+    ap.add_argument('--patch', type=int, default=32, help='LR patch side')
+    ap.add_argument('--lr', type=float, default=1e-3)
+    ap.add_argument('--init', help='start from this checkpoint (written by this script)')
+    ap.add_argument('--half-scale', action='store_true', help='also train on the videos at half size')
+    ap.add_argument('--threads', type=int, default=1)
+    ap.add_argument('--minutes', type=float, default=0, help='stop early after this wall time (0: never)')
+    ap.add_argument('--val-every', type=int, default=250)
+    args = ap.parse_args()
+
+    t_start = time.time()
+    log = lambda msg: print(f'[{time.time() - t_start:7.1f} s] {msg}', flush=True)  # noqa: E731
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    log(f'args: {vars(args)}')
+    train, val = load_pairs(log, args.half_scale)
+
+    model = BasicVSR(args.feat, args.blocks)
+    if args.init:
+        model.load_state_dict(torch.load(args.init)['params'])
+        log(f'initialised from {args.init}')
+    model.spynet.requires_grad_(False)
+    params = [p for p in model.parameters() if p.requires_grad]
+    log(f'trainable parameters: {sum(p.numel() for p in params)}; total {sum(p.numel() for p in model.parameters())}')
+    opt = torch.optim.Adam(params, lr=args.lr, betas=(0.9, 0.99))
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.iters, eta_min=1e-6)
+    running = 0.0
+    for it in range(1, args.iters + 1):
+        lrs, hrs = sample_batch(rng, train, args.batch, args.frames, args.patch)
+        keep = rng.choice(args.frames, size=args.tail_frames, replace=False).tolist()
+        loss = torch.sqrt((model(lrs, keep) - hrs[:, sorted(keep)]) ** 2 + 1e-6).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        running += loss.item()
+        if it % 25 == 0:
+            log(f'iter {it}: loss {running / 25:.5f} lr {sched.get_last_lr()[0]:.2e}')
+            running = 0.0
+        stop = args.minutes and time.time() - t_start > 60 * args.minutes
+        if it % args.val_every == 0 or it == args.iters or stop:
+            p_model, p_bilinear = validate(model, val)
+            log(f'iter {it}: val Y-PSNR {p_model:.2f} dB (bilinear {p_bilinear:.2f} dB)')
+            torch.save({'params': model.state_dict()}, args.out)
+        if stop:
+            log(f'stopping at iter {it}: --minutes {args.minutes} reached')
+            break
+    assert model.spynet.is_zero_flow()
+    log(f'wrote {args.out}; wall time {(time.time() - t_start) / 60:.1f} min')
+
+
+if __name__ == '__main__':
+    main()
