@@ -7,6 +7,17 @@ Modules:
   families/         one module per network family: key generators and argument inference
   safetensors_file  write (and read back) safetensors files with the standard library + numpy
 """
+import os
+import sys
+
+try:  # every module of the package needs numpy: say so in one line rather than with a traceback
+    import numpy  # noqa: F401
+except ModuleNotFoundError as e:
+    if e.name != 'numpy':
+        raise
+    print(f'{os.path.basename(sys.argv[0]) or "vrestore converter"} needs numpy, which {sys.executable} '
+          'does not have: apt-get install python3-numpy or pip install numpy', file=sys.stderr)
+    sys.exit(2)
 
 
 class ConversionError(Exception):

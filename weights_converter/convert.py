@@ -19,14 +19,6 @@ if __name__ == '__main__' and not __package__:
     sys.path[0] = os.path.dirname(_here)
     __package__ = os.path.basename(_here)
 
-try:  # before the package: every module of it needs numpy
-    import numpy  # noqa: E402,F401
-except ModuleNotFoundError as e:
-    if e.name != 'numpy':
-        raise
-    print(f'convert.py needs numpy, which {sys.executable} does not have: '
-          'apt-get install python3-numpy or pip install numpy', file=sys.stderr)
-    sys.exit(2)
 
 import argparse  # noqa: E402
 import json  # noqa: E402
