@@ -1,9 +1,12 @@
-// Activations the kernels fuse into their epilogues (leaky slope 0.1 in every model of vrestore).
-// A leaf header: included by host adapters (g++) and by device code alike.
+// Activations the kernels fuse into their epilogues. The enum is the op layer's own (op_common.h);
+// a leaf header: included by host adapters (g++) and by device code alike.
 #pragma once
+
+#include "op_common.h"
 
 namespace vrestore::kernels {
 
-enum class Activation { None, ReLU, LeakyReLU, Sigmoid };
+using vrestore::Activation;
+using vrestore::kLeakySlope;
 
 }  // namespace vrestore::kernels

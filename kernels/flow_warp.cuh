@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "flow_warp.h"
+#include "op_common.h"
 
 namespace vrestore::kernels {
 
@@ -23,16 +24,12 @@ __global__ void flow_warp_kernel(FlowWarpParams p) {
   const float dx = flow[0];
   const float dy = flow[planar ? plane : 1];
 
-  // align_corners=True unnormalises with (size - 1): a size-1 axis always samples coordinate 0,
-  // whatever the flow says (upstream normalises by max(size - 1, 1) and multiplies back by 0).
-  float sx = p.width > 1 ? float(x) + dx : 0.0f;
-  float sy = p.height > 1 ? float(y) + dy : 0.0f;
-  if (p.padding == WarpPadding::Border) {
-    sx = fminf(fmaxf(sx, 0.0f), float(p.width - 1));
-    sy = fminf(fmaxf(sy, 0.0f), float(p.height - 1));
-  }
+  // The CPU's sample point, bit for bit (op_common.h): PyTorch's fp32 normalise round trip, a
+  // size-1 axis sampling 0, Border clamping with NaN kept.
+  float sx, sy;
+  flow_warp_source(dx, dy, x, y, p.height, p.width, p.padding, sx, sy);
   // Zeros padding: a point outside (-1, W) x (-1, H) has no neighbour inside. Writing that as a
-  // test also keeps huge or NaN flows away from the float -> int conversion below.
+  // test also keeps huge or NaN sample points away from the float -> int conversion below.
   if (!(sx > -1.0f && sx < float(p.width) && sy > -1.0f && sy < float(p.height))) {
     for (int64_t c = 0; c < p.channels; ++c) p.output[(int64_t(n) * p.channels + c) * plane + pixel] = 0.0f;
     return;
@@ -41,10 +38,9 @@ __global__ void flow_warp_kernel(FlowWarpParams p) {
   const float fy0 = floorf(sy);
   const int x0 = int(fx0);
   const int y0 = int(fy0);
-  const float lx = sx - fx0;
-  const float ly = sy - fy0;
   // Corner weights in grid_sample's order: north-west, north-east, south-west, south-east.
-  float weight[4] = {(1.0f - lx) * (1.0f - ly), lx * (1.0f - ly), (1.0f - lx) * ly, lx * ly};
+  const BilinearWeights bw = bilinear_weights(sx - fx0, sy - fy0);
+  float weight[4] = {bw.w00, bw.w01, bw.w10, bw.w11};
   int64_t index[4] = {0, 0, 0, 0};
   for (int corner = 0; corner < 4; ++corner) {
     const int cx = x0 + (corner & 1);

@@ -1,16 +1,17 @@
 // Backward warping with an optical flow (BasicSR/mmedit flow_warp = grid_sample(bilinear,
 // align_corners=True) on a pixel grid shifted by the flow): output pixel (y, x) samples the input
-// at (x + dx, y + dy), (dx, dy) in pixels.
+// at (x + dx, y + dy), (dx, dy) in pixels, through PyTorch's fp32 normalise round trip: the sample
+// point is flow_warp_source() of op_common.h, the same function the CPU backend calls.
 #pragma once
 
 #include <cuda_runtime_api.h>
 
+#include "op_common.h"
+
 namespace vrestore::kernels {
 
-enum class WarpPadding {
-  Zeros,   // each bilinear neighbour outside the image contributes 0
-  Border,  // the sample point is clamped into [0, W-1] x [0, H-1] first
-};
+// Zeros or Border, the op layer's enum (op_common.h).
+using vrestore::WarpPadding;
 
 // Upstream passes flows as (N, H, W, 2); the CPU op (ops::flow_warp) keeps them planar, as
 // SpyNet produces them. Both are read in place, so neither caller needs a permute.

@@ -16,9 +16,8 @@ namespace vrestore {
 
 using Shape = std::vector<int64_t>;
 
-// Where a tensor's elements live (and which backend runs the ops on it): CPU or CUDA, defined in
-// vrestore.h for now (it moves here once the C API work on that header is in); Device{} is CPU.
-enum class Device;
+// Where a tensor's elements live (and which backend runs the ops on it); also where a Model runs.
+enum class Device { CPU, CUDA };
 // Element type: IEEE binary32 or binary16.
 enum class DType { F32, F16 };
 // A binary16 value as stored (the bits); arithmetic on f16 data happens in the backends.
@@ -39,7 +38,7 @@ class Tensor {
   // negative dimension, or more elements than fit in memory arithmetic ("... is too large").
   // Uninitialised storage of the given shape, dtype and device (CUDA: through the CUDA backend;
   // "built without CUDA" otherwise).
-  static Tensor empty(const Shape& shape, DType dtype = DType::F32, Device device = Device{});
+  static Tensor empty(const Shape& shape, DType dtype = DType::F32, Device device = Device::CPU);
   // Host float32 tensors.
   static Tensor zeros(const Shape& shape);
   static Tensor full(const Shape& shape, float value);
@@ -65,11 +64,11 @@ class Tensor {
   // Checked typed access: T is float (F32) or Half (F16) and the tensor must be on `device`;
   // anything else throws vrestore::Error naming the tensor's shape, dtype and device.
   template <class T>
-  T* data(Device device = Device{}) {
+  T* data(Device device = Device::CPU) {
     return static_cast<T*>(checked_data(dtype_of<T>(), device));
   }
   template <class T>
-  const T* data(Device device = Device{}) const {
+  const T* data(Device device = Device::CPU) const {
     return static_cast<const T*>(checked_data(dtype_of<T>(), device));
   }
   // Shorthand for data<float>(): a host float32 tensor's elements.
@@ -106,7 +105,7 @@ class Tensor {
   Shape shape_;
   int64_t numel_ = 0;
   DType dtype_ = DType::F32;
-  Device device_ = Device{};
+  Device device_ = Device::CPU;
 };
 
 std::string shape_to_string(const Shape& shape);

@@ -35,8 +35,6 @@
 
 namespace vrestore {
 
-enum class Device { CPU, CUDA };
-
 struct ModelInfo {
   std::string arch;         // "<source>.<UpstreamClass>", e.g. "basicsr.EDVR"
   std::string config_json;  // upstream constructor arguments

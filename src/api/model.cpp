@@ -11,6 +11,7 @@
 
 #include "core/check.h"
 #include "core/finite.h"
+#include "core/ops.h"
 #include "cuda/device.h"
 #include "models/network.h"
 #include "vrestore/vrestore.h"
@@ -239,7 +240,7 @@ Tensor Model::restore(const Tensor& clip, const RestoreOptions& options) const {
       clip,
       [&](int64_t index, const Tensor& frame) {
         if (!out.defined()) out = Tensor::empty({clip.size(0), frame.size(0), frame.size(1), frame.size(2)});
-        std::copy(frame.data(), frame.data() + frame.numel(), out.data() + index * frame.numel());
+        ops::copy_rows0_(out, {index}, frame.reshape({1, frame.size(0), frame.size(1), frame.size(2)}));
       },
       options);
   return out;

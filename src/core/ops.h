@@ -5,13 +5,15 @@
 
 #include <vector>
 
+#include "../../kernels/op_common.h"  // Activation, WarpPadding, kLeakySlope, shared formulas
 #include "vrestore/tensor.h"
 
 namespace vrestore::ops {
 
-// Activation fused into the producing op. LeakyReLU slope is 0.1 everywhere in these models.
-enum class Activation { None, ReLU, LeakyReLU };
-constexpr float kLeakySlope = 0.1f;
+// Activation fused into the producing op (None, ReLU, LeakyReLU with kLeakySlope = 0.1, Sigmoid);
+// one definition for both backends, in kernels/op_common.h.
+using vrestore::Activation;
+using vrestore::kLeakySlope;
 
 struct Conv2dParams {
   int stride = 1;
@@ -55,7 +57,7 @@ Tensor avg_pool2d(const Tensor& x, int kernel, int stride, int padding, bool cou
 // flow is planar (N, 2, H, W), channel 0 = dx (width), 1 = dy (height), in pixels.
 // Zeros: each of the 4 neighbours outside the image contributes 0 (propagation warps);
 // Border: the sample point is clamped into the image first (SpyNet's internal warps).
-enum class WarpPadding { Zeros, Border };
+using vrestore::WarpPadding;  // kernels/op_common.h, with the sample-point formula both backends use
 Tensor flow_warp(const Tensor& x, const Tensor& flow, WarpPadding padding);
 
 // ---- element-wise and data movement (src/cpu/elementwise.cpp) ----------------------------------
@@ -65,5 +67,28 @@ void add_(Tensor& a, const Tensor& b);    // a += b, same shape
 void scale_(Tensor& a, float s);          // a *= s
 // Concatenate along dimension 1 (channels); all other dimensions must match.
 Tensor cat1(const std::vector<Tensor>& parts);
+// Concatenate along dimension 0 (e.g. frames (1, C, H, W) each -> (T, C, H, W)).
+Tensor cat0(const std::vector<Tensor>& parts);
+// x[:, begin:begin+count] as a new contiguous tensor; x has at least 2 dimensions.
+Tensor narrow1(const Tensor& x, int64_t begin, int64_t count);
+// (N, C, H, W) x (N, C, H, W) -> (N, 1, H, W): per-pixel sum of a*b over channels, in channel order.
+Tensor channel_dot(const Tensor& a, const Tensor& b);
+// x (..., C, H, W) *= w (..., 1, H, W): w broadcast over the channel dimension (rank >= 3), in place.
+void mul_broadcast_channels_(Tensor& x, const Tensor& w);
+// x = x * m * scale + add (same shapes), in place, in that order of operations.
+void mul_add_(Tensor& x, const Tensor& m, const Tensor& add, float scale);
+// (N, C, H, W) -> (N, C, H, W): out[:, c] = (x[:, c] - shift[c]) / scale[c] when divide, else
+// (x[:, c] - shift[c]) * scale[c]; shift and scale have C entries.
+Tensor affine_channels(const Tensor& x, const std::vector<float>& shift, const std::vector<float>& scale, bool divide);
+// x (..., H, W) -> (..., h, w) with h, w >= 1: element (y, x) is x[min(y, H-1), min(x, W-1)], i.e.
+// replicate padding at the bottom/right where h > H or w > W and a top-left crop where smaller.
+Tensor pad_crop(const Tensor& x, int64_t h, int64_t w);
+// x (R, ...) -> (len(indices), ...): rows of x along dimension 0 (index_select(0, indices)).
+Tensor index_select0(const Tensor& x, const std::vector<int64_t>& indices);
+// dst (R, ...) rows[i] = src[i] for src (len(rows), ...) with dst's trailing shape, in place.
+void copy_rows0_(Tensor& dst, const std::vector<int64_t>& rows, const Tensor& src);
+// start + |x| of every element, added one at a time in element order in double (a host scalar);
+// passing the running sum as `start` makes a sum over several tensors round like one loop.
+double sum_abs(const Tensor& x, double start = 0);
 
 }  // namespace vrestore::ops

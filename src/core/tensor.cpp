@@ -1,5 +1,6 @@
 #include "vrestore/tensor.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -7,6 +8,8 @@
 
 #include "core/check.h"
 #include "core/checked_math.h"
+#include "core/half.h"
+#include "cuda/memory.h"
 
 namespace vrestore {
 namespace {
@@ -27,16 +30,38 @@ int64_t checked_numel(const Shape& shape) {
   return n;
 }
 
-// 64-byte aligned so that SIMD loads in the CPU kernels never straddle cache lines.
-std::shared_ptr<void> allocate(int64_t numel) {
+// Host memory is 64-byte aligned so that SIMD loads in the CPU kernels never straddle cache lines;
+// device memory comes from the CUDA backend.
+std::shared_ptr<void> allocate(int64_t numel, DType dtype, Device device) {
   // numel <= kMaxElements, so neither the byte count nor its rounding can overflow.
-  size_t bytes = static_cast<size_t>(round_up(numel * static_cast<int64_t>(sizeof(float)), 64, "tensor: allocation"));
-  void* p = std::aligned_alloc(64, bytes == 0 ? 64 : bytes);
-  if (!p) fail("tensor: out of memory allocating ", bytes, " bytes");
+  const int64_t bytes = numel * static_cast<int64_t>(dtype_size(dtype));
+  if (device == Device::CUDA) return cuda::allocate(static_cast<size_t>(bytes));
+  const size_t rounded = static_cast<size_t>(round_up(bytes, 64, "tensor: allocation"));
+  void* p = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
+  if (!p) fail("tensor: out of memory allocating ", rounded, " bytes");
   return std::shared_ptr<void>(p, [](void* q) { std::free(q); });
 }
 
+// Host-side element conversion between dtypes (same count).
+void convert(const void* src, DType from, void* dst, DType to, int64_t n) {
+  if (from == to) {
+    std::memcpy(dst, src, static_cast<size_t>(n) * dtype_size(from));
+  } else if (from == DType::F32) {
+    const float* s = static_cast<const float*>(src);
+    uint16_t* d = static_cast<uint16_t*>(dst);
+    for (int64_t i = 0; i < n; ++i) d[i] = float_to_half_bits(s[i]);
+  } else {
+    const uint16_t* s = static_cast<const uint16_t*>(src);
+    float* d = static_cast<float*>(dst);
+    for (int64_t i = 0; i < n; ++i) d[i] = half_bits_to_float(s[i]);
+  }
+}
+
 }  // namespace
+
+const char* device_name(Device device) { return device == Device::CUDA ? "cuda" : "cpu"; }
+const char* dtype_name(DType dtype) { return dtype == DType::F16 ? "f16" : "f32"; }
+size_t dtype_size(DType dtype) { return dtype == DType::F16 ? 2 : 4; }
 
 std::string shape_to_string(const Shape& shape) {
   std::ostringstream os;
@@ -56,12 +81,14 @@ void check_rank(const char* where, const char* what, const Tensor& t, int rank) 
            " dimensions");
 }
 
-Tensor Tensor::empty(const Shape& shape) {
+Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   Tensor t;
   t.numel_ = checked_numel(shape);
   t.shape_ = shape;
-  t.storage_ = allocate(t.numel_);
-  t.data_ = static_cast<float*>(t.storage_.get());
+  t.dtype_ = dtype;
+  t.device_ = device;
+  t.storage_ = allocate(t.numel_, dtype, device);
+  t.data_ = t.storage_.get();
   return t;
 }
 
@@ -69,25 +96,39 @@ Tensor Tensor::zeros(const Shape& shape) { return full(shape, 0.0f); }
 
 Tensor Tensor::full(const Shape& shape, float value) {
   Tensor t = empty(shape);
-  std::fill(t.data_, t.data_ + t.numel_, value);
+  float* p = static_cast<float*>(t.data_);
+  std::fill(p, p + t.numel_, value);
   return t;
 }
 
 Tensor Tensor::from_data(const Shape& shape, const float* data) {
   VR_CHECK(data || checked_numel(shape) == 0, "tensor: from_data of shape ", shape_to_string(shape), " given NULL data");
   Tensor t = empty(shape);
-  if (t.numel_) std::memcpy(t.data_, data, static_cast<size_t>(t.numel_) * sizeof(float));
+  if (t.numel_) std::memcpy(t.data_, data, t.nbytes());
   return t;
 }
 
 Tensor Tensor::wrap(const Shape& shape, float* data, std::shared_ptr<void> keep_alive) {
+  return wrap(shape, DType::F32, Device::CPU, data, std::move(keep_alive));
+}
+
+Tensor Tensor::wrap(const Shape& shape, DType dtype, Device device, void* data, std::shared_ptr<void> keep_alive) {
   Tensor t;
   t.numel_ = checked_numel(shape);
   VR_CHECK(data || t.numel_ == 0, "tensor: wrap of shape ", shape_to_string(shape), " given NULL data");
   t.shape_ = shape;
+  t.dtype_ = dtype;
+  t.device_ = device;
   t.storage_ = std::move(keep_alive);
   t.data_ = data;
   return t;
+}
+
+void* Tensor::checked_data(DType dtype, Device device) const {
+  VR_CHECK(dtype == dtype_ && device == device_, "tensor: ", describe(), " asked for its ", dtype_name(dtype),
+           " elements on ", device_name(device), "; use to(Device::", device == Device::CUDA ? "CUDA" : "CPU",
+           ", DType::", dtype == DType::F16 ? "F16" : "F32", ") first");
+  return data_;
 }
 
 int64_t Tensor::size(int d) const {
@@ -113,7 +154,7 @@ Tensor Tensor::narrow0(int64_t begin, int64_t length) const {
   int64_t inner = shape_[0] ? numel_ / shape_[0] : 0;
   t.shape_[0] = length;
   t.numel_ = inner * length;
-  t.data_ = data_ + begin * inner;
+  t.data_ = static_cast<char*>(data_) + begin * inner * static_cast<int64_t>(dtype_size(dtype_));
   return t;
 }
 
@@ -127,9 +168,37 @@ Tensor Tensor::select0(int64_t i) const {
 
 Tensor Tensor::clone() const {
   VR_CHECK(defined(), "tensor: clone of an empty tensor");
-  return from_data(shape_, data_);
+  Tensor t = empty(shape_, dtype_, device_);
+  if (numel_ == 0) return t;
+  if (device_ == Device::CPU) std::memcpy(t.data_, data_, nbytes());
+  else cuda::copy(t.data_, device_, data_, device_, nbytes());
+  return t;
+}
+
+Tensor Tensor::to(Device device, DType dtype) const {
+  VR_CHECK(defined(), "tensor: to(", device_name(device), ", ", dtype_name(dtype), ") of an empty tensor");
+  if (device == device_ && dtype == dtype_) return *this;
+  // Conversions happen on the host: download, convert, upload, each step only when needed.
+  Tensor host = *this;
+  if (device_ == Device::CUDA) {
+    host = empty(shape_, dtype_, Device::CPU);
+    if (numel_) cuda::copy(host.data_, Device::CPU, data_, device_, nbytes());
+  }
+  if (dtype != dtype_) {
+    Tensor converted = empty(shape_, dtype, Device::CPU);
+    convert(host.data_, dtype_, converted.data_, dtype, numel_);
+    host = converted;
+  }
+  if (device == Device::CPU) return host;
+  Tensor out = empty(shape_, dtype, device);
+  if (numel_) cuda::copy(out.data_, device, host.data_, Device::CPU, host.nbytes());
+  return out;
 }
 
 std::string Tensor::shape_str() const { return shape_to_string(shape_); }
+
+std::string Tensor::describe() const {
+  return concat(shape_str(), ' ', dtype_name(dtype_), " on ", device_name(device_));
+}
 
 }  // namespace vrestore

@@ -25,7 +25,6 @@ namespace vrestore::cpu::VRESTORE_ISA_NS {
 namespace {
 
 using ops::Activation;
-using ops::Conv2dParams;
 
 using ConvShape = cpu::ConvGeometry;
 
@@ -237,9 +236,13 @@ void direct_conv2d(const float* x, const ConvShape& s, const cpu::PackedWeights&
 
 }  // namespace
 
-Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor* bias, const Conv2dParams& p) {
-  const ConvShape s = cpu::check_conv_geometry("conv2d", x, weight, bias, p.stride, p.padding, p.dilation, true);
-  Tensor out = Tensor::empty({s.batch, s.out_channels, s.out_h, s.out_w});  // (N, Cout, Ho, Wo)
+void conv2d(const ops::Conv2dArgs& a) {
+  const ConvShape& s = a.g;
+  const Tensor& x = a.x;
+  const Tensor& weight = a.weight;
+  const Tensor* bias = a.bias.defined() ? &a.bias : nullptr;
+  const Activation activation = a.activation;
+  Tensor out = a.out;  // (N, Cout, Ho, Wo)
 
   const int64_t pixels = s.out_h * s.out_w;
   const bool pointwise = s.kernel_h == 1 && s.kernel_w == 1 && s.stride == 1 && s.pad_h == 0 && s.pad_w == 0;
@@ -249,8 +252,8 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor* bias, const C
     const cpu::WinogradShape ws{s.batch, s.in_channels, s.height, s.width, s.out_channels,
                                 s.pad_h, s.pad_w, s.out_h, s.out_w};
     if (VRESTORE_ISA_NS::winograd_worthwhile(ws)) {
-      VRESTORE_ISA_NS::winograd_conv3x3(x_data, weight.data(), bias ? bias->data() : nullptr, p.activation, ws, out.data());
-      return out;
+      VRESTORE_ISA_NS::winograd_conv3x3(x_data, weight.data(), bias ? bias->data() : nullptr, activation, ws, out.data());
+      return;
     }
   }
   const std::shared_ptr<const cpu::PackedWeights> packed = cpu::cached_weights<cpu::PackedWeights>(
@@ -258,12 +261,12 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor* bias, const C
       [&] { return cpu::pack_weights(weight.data(), s.out_channels, s.depth()); });
   const cpu::PackedWeights& w = *packed;
   if (s.stride == 1 && !pointwise) {
-    direct_conv2d(x_data, s, w, bias ? bias->data() : nullptr, p.activation, out.data());
-    return out;
+    direct_conv2d(x_data, s, w, bias ? bias->data() : nullptr, activation, out.data());
+    return;
   }
 
   cpu::lowered_convolution(
-      s.batch, pixels, w, bias ? bias->data() : nullptr, p.activation, out.data(),
+      s.batch, pixels, w, bias ? bias->data() : nullptr, activation, out.data(),
       [&](int64_t n, int64_t p0, int64_t cols, float* storage) {
         const float* x_n = x_data + n * image_size;  // (Cin, H, W)
         // A whole-panel tile of a 1x1 conv reads x in place (rows H*W apart); a ragged last tile
@@ -272,45 +275,6 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor* bias, const C
         im2col_tile(x_n, s, p0, cols, storage);
         return cpu::ColumnPanels{storage, kPanelWidth, s.depth() * kPanelWidth, cols};
       });
-  return out;
-}
-
-ConvGeometry check_conv_geometry(const char* op, const Tensor& x, const Tensor& weight, const Tensor* bias, int stride,
-                                 int padding, int dilation, bool allow_same) {
-  check_rank(op, "x", x, 4);
-  check_rank(op, "weight", weight, 4);
-  ConvGeometry s{};
-  s.batch = x.size(0);
-  s.in_channels = x.size(1);
-  s.height = x.size(2);
-  s.width = x.size(3);
-  s.out_channels = weight.size(0);
-  s.kernel_h = weight.size(2);
-  s.kernel_w = weight.size(3);
-  VR_CHECK(weight.size(1) == s.in_channels, op, ": weight has shape ", weight.shape_str(), " with ", weight.size(1),
-           " input channels, expected ", s.in_channels, " (the channels of x ", x.shape_str(), ")");
-  VR_CHECK(s.kernel_h >= 1 && s.kernel_w >= 1 && s.out_channels >= 1, op, ": weight has shape ", weight.shape_str(),
-           ", expected at least one output channel and a kernel of at least 1x1");
-  if (bias) check_shape(op, "bias", *bias, {s.out_channels});
-  VR_CHECK(stride >= 1, op, ": stride is ", stride, ", expected >= 1");
-  VR_CHECK(dilation >= 1, op, ": dilation is ", dilation, ", expected >= 1");
-  if (allow_same && padding == -1) {
-    VR_CHECK(s.kernel_h % 2 == 1 && s.kernel_w % 2 == 1, op, ": padding -1 (\"same\") got a ", s.kernel_h, "x",
-             s.kernel_w, " kernel, expected odd kernel sizes");
-    s.pad_h = dilation * (s.kernel_h - 1) / 2;
-    s.pad_w = dilation * (s.kernel_w - 1) / 2;
-  } else {
-    VR_CHECK(padding >= 0, op, ": padding is ", padding, ", expected >= 0", allow_same ? " or -1 (\"same\")" : "");
-    s.pad_h = s.pad_w = padding;
-  }
-  s.stride = stride;
-  s.dilation = dilation;
-  s.out_h = conv_output_size(s.height, s.kernel_h, s.stride, s.pad_h, s.dilation);
-  s.out_w = conv_output_size(s.width, s.kernel_w, s.stride, s.pad_w, s.dilation);
-  VR_CHECK(s.out_h >= 1 && s.out_w >= 1, op, ": output would be ", s.out_h, "x", s.out_w, " for x ", x.shape_str(),
-           ", kernel ", s.kernel_h, "x", s.kernel_w, ", stride ", s.stride, ", padding ", s.pad_h, "x", s.pad_w,
-           ", dilation ", s.dilation, "; expected at least 1x1");
-  return s;
 }
 
 }  // namespace vrestore::cpu::VRESTORE_ISA_NS

@@ -9,32 +9,14 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "core/op_args.h"
 #include "cpu/gemm.h"
 #include "vrestore/tensor.h"
 
 namespace vrestore::cpu::VRESTORE_ISA_NS {
 
-// floor((in + 2*pad - dilation*(kernel-1) - 1) / stride) + 1, as in PyTorch; may be <= 0.
-inline int64_t conv_output_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad, int64_t dilation) {
-  const int64_t span = in + 2 * pad - dilation * (kernel - 1) - 1;
-  return span < 0 ? 0 : span / stride + 1;
-}
-
-// Shape of a convolution (conv2d or deform_conv2d), validated once at the op entry.
-struct ConvGeometry {
-  int64_t batch, in_channels, height, width;
-  int64_t out_channels, kernel_h, kernel_w;
-  int64_t stride, pad_h, pad_w, dilation;
-  int64_t out_h, out_w;
-  int64_t taps() const { return kernel_h * kernel_w; }
-  int64_t depth() const { return in_channels * taps(); }
-};
-
-// Checks x (N, Cin, H, W), weight (Cout, Cin, kh, kw), bias (Cout) or nullptr, stride/dilation >= 1,
-// padding >= 0 (or -1 = "same" for odd kernels when allow_same) and a non-empty output; errors
-// are prefixed with `op`.
-ConvGeometry check_conv_geometry(const char* op, const Tensor& x, const Tensor& weight, const Tensor* bias, int stride,
-                                 int padding, int dilation, bool allow_same);
+// Resolved and validated by the op layer (core/ops.cpp).
+using ops::ConvGeometry;
 
 // Columns per tile: the tile's panels (depth x columns floats) should stay in L2 (~1 MB of the
 // 2 MB per core here) while every weight row block streams over them; and there should be a few

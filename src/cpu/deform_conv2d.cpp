@@ -27,31 +27,9 @@
 namespace vrestore::cpu::VRESTORE_ISA_NS {
 namespace {
 
-using ops::DeformConv2dParams;
-
 struct DeformShape : cpu::ConvGeometry {
   int64_t groups;  // deformable groups G
 };
-
-DeformShape check_deform_conv2d_args(const Tensor& x, const Tensor& offset, const Tensor& mask, const Tensor& weight,
-                                     const Tensor* bias, const DeformConv2dParams& p) {
-  check_rank("deform_conv2d", "offset", offset, 4);
-  check_rank("deform_conv2d", "mask", mask, 4);
-  DeformShape s{cpu::check_conv_geometry("deform_conv2d", x, weight, bias, p.stride, p.padding, p.dilation, false), 0};
-
-  const int64_t taps = s.taps();
-  const int64_t offset_channels = offset.size(1);
-  VR_CHECK(offset_channels >= 2 * taps && offset_channels % (2 * taps) == 0, "deform_conv2d: offset has shape ",
-           offset.shape_str(), " with ", offset_channels, " channels, expected a positive multiple of 2*kh*kw = ",
-           2 * taps);
-  s.groups = offset_channels / (2 * taps);
-  VR_CHECK(s.in_channels % s.groups == 0, "deform_conv2d: x has ", s.in_channels,
-           " channels, expected a multiple of the ", s.groups, " deformable groups implied by offset ",
-           offset.shape_str());
-  check_shape("deform_conv2d", "offset", offset, {s.batch, 2 * s.groups * taps, s.out_h, s.out_w});
-  check_shape("deform_conv2d", "mask", mask, {s.batch, s.groups * taps, s.out_h, s.out_w});
-  return s;
-}
 
 // Channels are handled in blocks of 8 (one 8x8 transpose); groups are padded with zero channels.
 constexpr int64_t kChannelBlock = 8;
@@ -287,27 +265,27 @@ void deformable_im2col_tile(const DeformShape& s, const GroupedInput& gi, int64_
 
 }  // namespace
 
-Tensor deform_conv2d(const Tensor& x, const Tensor& offset, const Tensor& mask, const Tensor& weight,
-                     const Tensor* bias, const DeformConv2dParams& p) {
-  const DeformShape s = check_deform_conv2d_args(x, offset, mask, weight, bias, p);
-  Tensor out = Tensor::empty({s.batch, s.out_channels, s.out_h, s.out_w});  // (N, Cout, Ho, Wo)
+void deform_conv2d(const ops::DeformConv2dArgs& a) {
+  DeformShape s;
+  static_cast<cpu::ConvGeometry&>(s) = a.g;
+  s.groups = a.groups;
+  const Tensor &x = a.x, &offset = a.offset, &mask = a.mask, &weight = a.weight;
+  const Tensor* bias = a.bias.defined() ? &a.bias : nullptr;
+  Tensor out = a.out;  // (N, Cout, Ho, Wo)
   const std::shared_ptr<const cpu::PackedWeights> packed = cpu::cached_weights<cpu::PackedWeights>(
       weight.data(), weight.numel(), cpu::WeightPrep::Packed, s.out_channels, s.depth(),
       [&] { return cpu::pack_weights(weight.data(), s.out_channels, s.depth()); });
   const cpu::PackedWeights& w = *packed;
   const int64_t pixels = s.out_h * s.out_w;
   const int64_t offset_size = 2 * s.groups * s.taps() * pixels, mask_size = s.groups * s.taps() * pixels;
-  VR_CHECK((s.height + 2) * (s.width + 2) <= INT32_MAX, "deform_conv2d: x has shape ", x.shape_str(),
-           ", expected fewer than 2^31 pixels per channel");
   const GroupedInput gi = regroup_input(x, s);
 
-  cpu::lowered_convolution(s.batch, pixels, w, bias ? bias->data() : nullptr, p.activation, out.data(),
+  cpu::lowered_convolution(s.batch, pixels, w, bias ? bias->data() : nullptr, a.activation, out.data(),
                            [&](int64_t n, int64_t p0, int64_t cols, float* storage) {
                              deformable_im2col_tile(s, gi, n, offset.data() + n * offset_size,
                                                     mask.data() + n * mask_size, p0, cols, storage);
                              return cpu::ColumnPanels{storage, kPanelWidth, s.depth() * kPanelWidth, cols};
                            });
-  return out;
 }
 
 }  // namespace vrestore::cpu::VRESTORE_ISA_NS

@@ -1,5 +1,6 @@
-// Picks the kernels' instruction-set level once per process (dispatch.h) and forwards the ops
-// declared in core/ops.h and conv_winograd.h to it. Compiled once, for baseline x86-64.
+// Picks the kernels' instruction-set level once per process (dispatch.h) and forwards the
+// cpu::run bodies of conv2d, deform_conv2d and flow_warp (core/op_list.h) and conv_winograd.h to
+// it. Compiled once, for baseline x86-64.
 #include "cpu/dispatch.h"
 
 #include <cstdlib>
@@ -7,6 +8,7 @@
 #include <string>
 
 #include "core/check.h"
+#include "core/op_list.h"
 
 namespace vrestore::cpu {
 namespace {
@@ -91,21 +93,10 @@ void winograd_conv3x3(const float* x, const float* weight, const float* bias, op
   active_kernels().winograd_conv3x3(x, weight, bias, act, s, out);
 }
 
+// The ISA-dispatched cpu::run bodies of core/op_list.h; the rest are in elementwise.cpp and
+// sampling.cpp.
+void run(const ops::Conv2dArgs& a) { active_kernels().conv2d(a); }
+void run(const ops::DeformConv2dArgs& a) { active_kernels().deform_conv2d(a); }
+void run(const ops::FlowWarpArgs& a) { active_kernels().flow_warp(a); }
+
 }  // namespace vrestore::cpu
-
-namespace vrestore::ops {
-
-Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor* bias, const Conv2dParams& p) {
-  return cpu::active_kernels().conv2d(x, weight, bias, p);
-}
-
-Tensor deform_conv2d(const Tensor& x, const Tensor& offset, const Tensor& mask, const Tensor& weight,
-                     const Tensor* bias, const DeformConv2dParams& p) {
-  return cpu::active_kernels().deform_conv2d(x, offset, mask, weight, bias, p);
-}
-
-Tensor flow_warp(const Tensor& x, const Tensor& flow, WarpPadding padding) {
-  return cpu::active_kernels().flow_warp(x, flow, padding);
-}
-
-}  // namespace vrestore::ops

@@ -10,6 +10,7 @@
 // prepared weights are laid out for one level's register blocking.
 #pragma once
 
+#include "core/op_args.h"
 #include "core/ops.h"
 #include "cpu/conv_winograd.h"
 #include "vrestore/tensor.h"
@@ -21,13 +22,12 @@ enum class Isa : int { Baseline = 0, Avx2 = 1, Avx512 = 2 };
 // "baseline", "avx2" or "avx512".
 const char* isa_name(Isa isa);
 
-// The entry points of one level's kernels (each as declared in core/ops.h or conv_winograd.h).
+// The entry points of one level's kernels (cpu::run of core/op_list.h, or conv_winograd.h).
 struct KernelTable {
   Isa isa;
-  Tensor (*conv2d)(const Tensor& x, const Tensor& weight, const Tensor* bias, const ops::Conv2dParams& p);
-  Tensor (*deform_conv2d)(const Tensor& x, const Tensor& offset, const Tensor& mask, const Tensor& weight,
-                          const Tensor* bias, const ops::DeformConv2dParams& p);
-  Tensor (*flow_warp)(const Tensor& x, const Tensor& flow, ops::WarpPadding padding);
+  void (*conv2d)(const ops::Conv2dArgs& a);
+  void (*deform_conv2d)(const ops::DeformConv2dArgs& a);
+  void (*flow_warp)(const ops::FlowWarpArgs& a);
   bool (*winograd_worthwhile)(const WinogradShape& s);
   void (*winograd_conv3x3)(const float* x, const float* weight, const float* bias, ops::Activation act,
                            const WinogradShape& s, float* out);

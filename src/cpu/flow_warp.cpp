@@ -40,38 +40,17 @@ struct Taps {
   float weight[4];
 };
 
-// Upstream normalises the sample point to [-1, 1] and grid_sample maps it back; both steps are
-// done in fp32 like PyTorch so the sample point carries the same rounding.
-inline float round_trip(float pixel, int64_t size) {
-  const float norm = 2.0f * pixel / static_cast<float>(std::max<int64_t>(size - 1, 1)) - 1.0f;
-  return (norm + 1.0f) / 2.0f * static_cast<float>(size - 1);
-}
-
-// Sample point of output pixel (i, y) from the flow: (px, py), clamped into the image for Border.
-inline void sample_point(float dx, float dy, int64_t i, int64_t y, int64_t h, int64_t w, WarpPadding padding,
-                         float& px, float& py) {
-  px = round_trip(static_cast<float>(i) + dx, w);
-  py = round_trip(static_cast<float>(y) + dy, h);
-  if (padding == WarpPadding::Border) {
-    px = std::clamp(px, 0.0f, static_cast<float>(w - 1));
-    py = std::clamp(py, 0.0f, static_cast<float>(h - 1));
-  }
-}
-
-// Bilinear weights of a sample point (the vector path forms the same products lane by lane).
-struct Weights4 {
-  float w00, w01, w10, w11;  // (y0, x0), (y0, x0+1), (y0+1, x0), (y0+1, x0+1)
-};
-inline Weights4 bilinear_weights(float fx, float fy) {
-  return {(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy};
-}
+// The sample point and the bilinear weights are op_common.h's, shared with the CUDA kernel: the
+// vector path below forms the same products lane by lane.
+using vrestore::bilinear_weights;
+using vrestore::flow_warp_source;
 
 Taps make_taps(float px, float py, int64_t h, int64_t w) {
   Taps t{};
   if (!std::isfinite(px) || !std::isfinite(py)) return t;  // grid_sample yields 0 for NaN samples
   const float x0f = std::floor(px), y0f = std::floor(py);
   const int64_t x0 = static_cast<int64_t>(x0f), y0 = static_cast<int64_t>(y0f);
-  const Weights4 wt = bilinear_weights(px - x0f, py - y0f);
+  const BilinearWeights wt = bilinear_weights(px - x0f, py - y0f);
   const int64_t xs[4] = {x0, x0 + 1, x0, x0 + 1}, ys[4] = {y0, y0, y0 + 1, y0 + 1};
   const float ws[4] = {wt.w00, wt.w01, wt.w10, wt.w11};
   for (int k = 0; k < 4; ++k) {
@@ -219,12 +198,11 @@ struct RowScratch {
 
 }  // namespace
 
-Tensor flow_warp(const Tensor& x, const Tensor& flow, WarpPadding padding) {
-  check_rank("flow_warp", "x", x, 4);
+void flow_warp(const ops::FlowWarpArgs& a) {
+  const Tensor &x = a.x, &flow = a.flow;
+  const WarpPadding padding = a.padding;
   const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
-  check_shape("flow_warp", "flow", flow, {n, 2, h, w});
-  VR_CHECK(h * w <= INT32_MAX, "flow_warp: x has shape ", x.shape_str(), ", expected fewer than 2^31 pixels per channel");
-  Tensor out = Tensor::empty({n, c, h, w});  // (N, C, H, W)
+  Tensor out = a.out;  // (N, C, H, W)
   const int64_t plane = h * w;
   const int64_t groups = (w + kGroup - 1) / kGroup;
   const float* x_data = x.data();
@@ -242,7 +220,7 @@ Tensor flow_warp(const Tensor& x, const Tensor& flow, WarpPadding padding) {
         const float* dx = flow.data() + (b * 2) * plane + y * w;
         const float* dy = dx + plane;
         for (int64_t i = 0; i < w; ++i)
-          sample_point(dx[i], dy[i], i, y, h, w, padding, s.px[static_cast<size_t>(i)], s.py[static_cast<size_t>(i)]);
+          flow_warp_source(dx[i], dy[i], i, y, h, w, padding, s.px[static_cast<size_t>(i)], s.py[static_cast<size_t>(i)]);
         for (int64_t g = 0; g < groups; ++g) {
           const int64_t i0 = g * kGroup, lanes = std::min<int64_t>(kGroup, w - i0);
 #if VRESTORE_ISA_AVX512
@@ -283,7 +261,6 @@ Tensor flow_warp(const Tensor& x, const Tensor& flow, WarpPadding padding) {
       }
     }
   }
-  return out;
 }
 
 }  // namespace vrestore::cpu::VRESTORE_ISA_NS

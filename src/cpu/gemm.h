@@ -21,6 +21,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -131,6 +132,9 @@ inline Vec activate(Vec v, ops::Activation act) {
     case ops::Activation::None: return v;
     case ops::Activation::ReLU: return v < 0.0f ? Vec{} : v;
     case ops::Activation::LeakyReLU: return v >= 0.0f ? v : v * ops::kLeakySlope;
+    case ops::Activation::Sigmoid:
+      for (int i = 0; i < kVecLanes; ++i) v[i] = 1.0f / (1.0f + std::exp(-v[i]));
+      return v;
   }
   return v;
 }

@@ -40,6 +40,7 @@
 #endif
 
 #include "core/check.h"
+#include "core/op_args.h"
 #include "core/ops.h"
 #include "cpu/conv_winograd.h"
 #include "cpu/weight_cache.h"

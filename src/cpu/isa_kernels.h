@@ -7,10 +7,9 @@
 
 namespace vrestore::cpu::VRESTORE_ISA_NS {
 
-Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor* bias, const ops::Conv2dParams& p);
-Tensor deform_conv2d(const Tensor& x, const Tensor& offset, const Tensor& mask, const Tensor& weight,
-                     const Tensor* bias, const ops::DeformConv2dParams& p);
-Tensor flow_warp(const Tensor& x, const Tensor& flow, ops::WarpPadding padding);
+void conv2d(const ops::Conv2dArgs& a);
+void deform_conv2d(const ops::DeformConv2dArgs& a);
+void flow_warp(const ops::FlowWarpArgs& a);
 bool winograd_worthwhile(const WinogradShape& s);
 void winograd_conv3x3(const float* x, const float* weight, const float* bias, ops::Activation act,
                       const WinogradShape& s, float* out);

@@ -1,5 +1,6 @@
-// Resampling ops (CPU): bilinear resize/upsample (PyTorch F.interpolate semantics), pixel_shuffle,
-// max/avg pooling. All are memory-bound; loops run over output rows in parallel.
+// Resampling ops, CPU bodies (arguments checked by core/ops.cpp): bilinear resize/upsample
+// (PyTorch F.interpolate semantics), pixel_shuffle, max/avg pooling. All are memory-bound; loops
+// run over output rows in parallel.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -7,9 +8,10 @@
 #include <vector>
 
 #include "core/check.h"
+#include "core/op_list.h"
 #include "core/ops.h"
 
-namespace vrestore::ops {
+namespace vrestore::cpu {
 namespace {
 
 // Parallelise only when there is enough work to pay for waking the thread team.
@@ -47,10 +49,9 @@ BilinearAxis make_bilinear_axis(int64_t in, int64_t out, float ratio, bool align
 
 // out[n, c, oy, ox] = (1-fy)·((1-fx)·a[y0,x0] + fx·a[y0,x1]) + fy·((1-fx)·a[y1,x0] + fx·a[y1,x1]),
 // in PyTorch's order (width blend inside, height blend outside).
-Tensor bilinear(const Tensor& x, const BilinearAxis& rows, const BilinearAxis& cols) {
+void bilinear(const Tensor& x, const BilinearAxis& rows, const BilinearAxis& cols, Tensor out) {
   const int64_t planes = x.size(0) * x.size(1), in_h = x.size(2), in_w = x.size(3);
   const int64_t out_h = static_cast<int64_t>(rows.lo.size()), out_w = static_cast<int64_t>(cols.lo.size());
-  Tensor out = Tensor::empty({x.size(0), x.size(1), out_h, out_w});  // (N, C, out_h, out_w)
   const float* src = x.data();
   float* dst = out.data();
   const int32_t* x0 = cols.lo.data();
@@ -69,13 +70,6 @@ Tensor bilinear(const Tensor& x, const BilinearAxis& rows, const BilinearAxis& c
       o[ox] = gy * (gx * top[x0[ox]] + fx[ox] * top[x1[ox]]) + fy * (gx * bottom[x0[ox]] + fx[ox] * bottom[x1[ox]]);
     }
   }
-  return out;
-}
-
-// PyTorch's fp32 scale for one axis.
-float bilinear_ratio(int64_t in, int64_t out, float unaligned_ratio, bool align_corners) {
-  if (align_corners) return out > 1 ? static_cast<float>(in - 1) / static_cast<float>(out - 1) : 0.0f;
-  return unaligned_ratio;
 }
 
 // ---- pixel shuffle -------------------------------------------------------------------------------
@@ -106,26 +100,13 @@ struct PoolShape {
   int64_t planes, height, width, out_h, out_w;
 };
 
-PoolShape check_pool_args(const char* op, const Tensor& x, int kernel, int stride, int padding) {
-  check_rank(op, "x", x, 4);
-  VR_CHECK(kernel >= 1, op, ": kernel is ", kernel, ", expected >= 1");
-  VR_CHECK(stride >= 1, op, ": stride is ", stride, ", expected >= 1");
-  // PyTorch's limit; it also guarantees every window overlaps the image.
-  VR_CHECK(padding >= 0 && padding <= kernel / 2, op, ": padding is ", padding, ", expected 0 to kernel/2 = ",
-           kernel / 2);
-  PoolShape s{x.size(0) * x.size(1), x.size(2), x.size(3), 0, 0};
-  const int64_t span_h = s.height + 2 * padding - kernel, span_w = s.width + 2 * padding - kernel;
-  s.out_h = span_h < 0 ? 0 : span_h / stride + 1;
-  s.out_w = span_w < 0 ? 0 : span_w / stride + 1;
-  VR_CHECK(s.out_h >= 1 && s.out_w >= 1, op, ": output would be ", s.out_h, "x", s.out_w, " for x ", x.shape_str(),
-           ", kernel ", kernel, ", stride ", stride, ", padding ", padding, "; expected at least 1x1");
-  return s;
+PoolShape pool_shape(const ops::Pool2dArgs& a) {
+  return {a.x.size(0) * a.x.size(1), a.x.size(2), a.x.size(3), a.out.size(2), a.out.size(3)};
 }
 
 // Calls reduce(out_row_ptr, plane_ptr, oy) for every output row of every plane, in parallel.
 template <class Reduce>
-Tensor pool(const Tensor& x, const PoolShape& s, Reduce&& reduce_row) {
-  Tensor out = Tensor::empty({x.size(0), x.size(1), s.out_h, s.out_w});  // (N, C, Ho, Wo)
+void pool(const Tensor& x, const PoolShape& s, Tensor out, Reduce&& reduce_row) {
   const float* src = x.data();
   float* dst = out.data();
 #pragma omp parallel for schedule(static) if (x.numel() > kParallelMinElements)
@@ -133,44 +114,21 @@ Tensor pool(const Tensor& x, const PoolShape& s, Reduce&& reduce_row) {
     const int64_t plane = row / s.out_h;
     reduce_row(dst + row * s.out_w, src + plane * s.height * s.width, row % s.out_h);
   }
-  return out;
 }
 
 }  // namespace
 
-Tensor upsample_bilinear(const Tensor& x, int factor, bool align_corners) {
-  check_rank("upsample_bilinear", "x", x, 4);
-  VR_CHECK(factor >= 1, "upsample_bilinear: factor is ", factor, ", expected >= 1");
-  VR_CHECK(x.size(2) >= 1 && x.size(3) >= 1, "upsample_bilinear: x has shape ", x.shape_str(),
-           ", expected a non-empty image");
-  const int64_t in_h = x.size(2), in_w = x.size(3), out_h = in_h * factor, out_w = in_w * factor;
-  // With a scale factor PyTorch uses scale = 1/factor, not in/out (the same here, as out = in*factor).
-  const float inverse = static_cast<float>(1.0 / factor);
-  return bilinear(x, make_bilinear_axis(in_h, out_h, bilinear_ratio(in_h, out_h, inverse, align_corners), align_corners),
-                  make_bilinear_axis(in_w, out_w, bilinear_ratio(in_w, out_w, inverse, align_corners), align_corners));
+void run(const ops::ResizeBilinearArgs& a) {
+  const int64_t in_h = a.x.size(2), in_w = a.x.size(3), out_h = a.out.size(2), out_w = a.out.size(3);
+  bilinear(a.x, make_bilinear_axis(in_h, out_h, a.ratio_h, a.align_corners),
+           make_bilinear_axis(in_w, out_w, a.ratio_w, a.align_corners), a.out);
 }
 
-Tensor resize_bilinear(const Tensor& x, int64_t out_h, int64_t out_w, bool align_corners) {
-  check_rank("resize_bilinear", "x", x, 4);
-  VR_CHECK(out_h >= 1 && out_w >= 1, "resize_bilinear: output size is ", out_h, "x", out_w,
-           ", expected at least 1x1");
-  VR_CHECK(x.size(2) >= 1 && x.size(3) >= 1, "resize_bilinear: x has shape ", x.shape_str(),
-           ", expected a non-empty image");
-  const int64_t in_h = x.size(2), in_w = x.size(3);
-  const float ratio_h = static_cast<float>(in_h) / static_cast<float>(out_h);
-  const float ratio_w = static_cast<float>(in_w) / static_cast<float>(out_w);
-  return bilinear(x, make_bilinear_axis(in_h, out_h, bilinear_ratio(in_h, out_h, ratio_h, align_corners), align_corners),
-                  make_bilinear_axis(in_w, out_w, bilinear_ratio(in_w, out_w, ratio_w, align_corners), align_corners));
-}
-
-Tensor pixel_shuffle(const Tensor& x, int r) {
-  check_rank("pixel_shuffle", "x", x, 4);
-  VR_CHECK(r >= 1, "pixel_shuffle: upscale factor is ", r, ", expected >= 1");
-  const int64_t n = x.size(0), in_c = x.size(1), h = x.size(2), w = x.size(3);
-  VR_CHECK(in_c % (int64_t{r} * r) == 0, "pixel_shuffle: x has shape ", x.shape_str(), " with ", in_c,
-           " channels, expected a multiple of r*r = ", r * r);
-  const int64_t c = in_c / (r * r);
-  Tensor out = Tensor::empty({n, c, h * r, w * r});  // (N, C, H*r, W*r)
+void run(const ops::PixelShuffleArgs& a) {
+  const Tensor& x = a.x;
+  Tensor out = a.out;
+  const int r = a.factor;
+  const int64_t n = x.size(0), h = x.size(2), w = x.size(3), c = out.size(1);
   const float* src = x.data();
   float* dst = out.data();
   // One output row (n, c, y*r + i) interleaves rows y of the r input channels c*r*r + i*r + j.
@@ -186,12 +144,14 @@ Tensor pixel_shuffle(const Tensor& x, int r) {
     for (int64_t xx = 0; xx < w; ++xx)
       for (int64_t j = 0; j < r; ++j) o[xx * r + j] = first[j * h * w + xx];
   }
-  return out;
 }
 
-Tensor max_pool2d(const Tensor& x, int kernel, int stride, int padding) {
-  const PoolShape s = check_pool_args("max_pool2d", x, kernel, stride, padding);
-  return pool(x, s, [&](float* out_row, const float* plane, int64_t oy) {
+namespace {
+
+void max_pool2d(const ops::Pool2dArgs& a) {
+  const PoolShape s = pool_shape(a);
+  const int64_t kernel = a.kernel, stride = a.stride, padding = a.padding;
+  pool(a.x, s, a.out, [&](float* out_row, const float* plane, int64_t oy) {
     const int64_t y0 = std::max<int64_t>(oy * stride - padding, 0);
     const int64_t y1 = std::min<int64_t>(oy * stride - padding + kernel, s.height);
     for (int64_t ox = 0; ox < s.out_w; ++ox) {
@@ -209,9 +169,11 @@ Tensor max_pool2d(const Tensor& x, int kernel, int stride, int padding) {
   });
 }
 
-Tensor avg_pool2d(const Tensor& x, int kernel, int stride, int padding, bool count_include_pad) {
-  const PoolShape s = check_pool_args("avg_pool2d", x, kernel, stride, padding);
-  return pool(x, s, [&](float* out_row, const float* plane, int64_t oy) {
+void avg_pool2d(const ops::Pool2dArgs& a) {
+  const PoolShape s = pool_shape(a);
+  const int64_t kernel = a.kernel, stride = a.stride, padding = a.padding;
+  const bool count_include_pad = a.count_include_pad;
+  pool(a.x, s, a.out, [&](float* out_row, const float* plane, int64_t oy) {
     // PyTorch: the padded window (clipped to the padded image) sets the divisor when padding counts.
     const int64_t py0 = oy * stride - padding, py1 = std::min<int64_t>(py0 + kernel, s.height + padding);
     const int64_t y0 = std::max<int64_t>(py0, 0), y1 = std::min<int64_t>(py1, s.height);
@@ -227,4 +189,11 @@ Tensor avg_pool2d(const Tensor& x, int kernel, int stride, int padding, bool cou
   });
 }
 
-}  // namespace vrestore::ops
+}  // namespace
+
+void run(const ops::Pool2dArgs& a) {
+  if (a.kind == ops::PoolKind::Max) max_pool2d(a);
+  else avg_pool2d(a);
+}
+
+}  // namespace vrestore::cpu

@@ -26,9 +26,11 @@ Tensor frame_of(const Tensor& clip, int64_t t) {
 
 // Writes frame t (N, C, H, W) into clip (N, T, C, H, W).
 void set_frame(Tensor& clip, int64_t t, const Tensor& frame) {
-  const int64_t n = clip.size(0), frames = clip.size(1), inner = frame.numel() / n;
-  for (int64_t i = 0; i < n; ++i)
-    std::copy(frame.data() + i * inner, frame.data() + (i + 1) * inner, clip.data() + (i * frames + t) * inner);
+  const int64_t n = clip.size(0), frames = clip.size(1);
+  std::vector<int64_t> rows;
+  for (int64_t i = 0; i < n; ++i) rows.push_back(i * frames + t);
+  Tensor flat = clip.reshape({n * frames, clip.size(2), clip.size(3), clip.size(4)});  // (N*T, C, H, W), same storage
+  ops::copy_rows0_(flat, rows, frame);
 }
 
 void check_clip(const char* where, const Tensor& x) {
@@ -210,7 +212,7 @@ int RealBasicVsr::count_passes(const BasicVsr::FrameFn& frame, int64_t begin, in
     int64_t count = 0;
     for (int64_t i = begin; i < end; ++i) {
       Tensor r = residue(clean(frame(i), pass - 1));
-      for (int64_t k = 0; k < r.numel(); ++k) sum += std::fabs(r.data()[k]);
+      sum = ops::sum_abs(r, sum);
       count += r.numel();
     }
     if (static_cast<float>(sum / static_cast<double>(count)) < threshold_) return pass;
@@ -227,7 +229,7 @@ std::vector<Tensor> RealBasicVsr::clean_all(const BasicVsr::FrameFn& frame, int6
     int64_t count = 0;
     for (Tensor& f : frames) {
       Tensor r = residue(f);  // each frame on its own, as upstream's per-frame cleaning
-      for (int64_t k = 0; k < r.numel(); ++k) sum += std::fabs(r.data()[k]);
+      sum = ops::sum_abs(r, sum);
       count += r.numel();
       ops::add_(f, r);
     }
@@ -244,10 +246,7 @@ Tensor RealBasicVsr::forward(const Tensor& lqs, RealBasicVsrTrace* trace) const 
   const Tensor frames = lqs.reshape({n * t, 3, h, w});
   std::vector<Tensor> cleaned = clean_all([&](int64_t i) { return frames.narrow0(i, 1); }, 0, n * t,
                                           trace ? &trace->residue_means : nullptr);
-  Tensor clip = Tensor::empty({n, t, 3, h, w});
-  for (int64_t i = 0; i < n * t; ++i)
-    std::copy(cleaned[static_cast<size_t>(i)].data(), cleaned[static_cast<size_t>(i)].data() + 3 * h * w,
-              clip.data() + i * 3 * h * w);
+  Tensor clip = ops::cat0(cleaned).reshape({n, t, 3, h, w});  // (N, T, 3, H, W)
   if (trace) trace->cleaned = clip;
   return basicvsr_.forward(clip, trace ? &trace->basicvsr : nullptr);
 }

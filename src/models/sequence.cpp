@@ -6,6 +6,7 @@
 
 #include "core/check.h"
 #include "core/checked_math.h"
+#include "core/ops.h"
 
 namespace vrestore {
 
@@ -39,50 +40,22 @@ int64_t chunk_end(int64_t begin, int64_t length, int64_t limit) {
 
 Tensor pad_to_multiple(const Tensor& frames, int64_t multiple) {
   check_rank("pad_to_multiple", "frames", frames, 4);
-  const int64_t m = frames.size(0), c = frames.size(1), h = frames.size(2), w = frames.size(3);
+  const int64_t h = frames.size(2), w = frames.size(3);
   VR_CHECK(h > 0 && w > 0, "pad_to_multiple: frames have shape ", frames.shape_str(), ", expected H, W > 0");
   const int64_t ph = round_up(h, multiple, "pad_to_multiple"), pw = round_up(w, multiple, "pad_to_multiple");
   if (ph == h && pw == w) return frames;
-  Tensor out = Tensor::empty({m, c, ph, pw});
-  for (int64_t p = 0; p < m * c; ++p) {
-    const float* src = frames.data() + p * h * w;
-    float* dst = out.data() + p * ph * pw;
-    for (int64_t y = 0; y < ph; ++y) {
-      const float* row = src + std::min(y, h - 1) * w;
-      float* o = dst + y * pw;
-      std::memcpy(o, row, static_cast<size_t>(w) * sizeof(float));
-      std::fill(o + w, o + pw, row[w - 1]);
-    }
-  }
-  return out;
+  return ops::pad_crop(frames, ph, pw);  // (M, C, ph, pw), last row/column repeated
 }
 
 Tensor crop_frame(const Tensor& frame, int64_t h, int64_t w) {
   check_rank("crop_frame", "frame", frame, 3);
-  const int64_t c = frame.size(0), fh = frame.size(1), fw = frame.size(2);
+  const int64_t fh = frame.size(1), fw = frame.size(2);
   VR_CHECK(h <= fh && w <= fw, "crop_frame: (", h, ", ", w, ") is larger than the frame ", frame.shape_str());
   if (h == fh && w == fw) return frame;
-  Tensor out = Tensor::empty({c, h, w});
-  for (int64_t p = 0; p < c; ++p)
-    for (int64_t y = 0; y < h; ++y)
-      std::memcpy(out.data() + (p * h + y) * w, frame.data() + (p * fh + y) * fw, static_cast<size_t>(w) * sizeof(float));
-  return out;
+  return ops::pad_crop(frame, h, w);  // (C, h, w), the top-left window
 }
 
-Tensor gather0(const Tensor& x, const std::vector<int64_t>& indices) {
-  Shape shape = x.shape();
-  const int64_t rows = shape[0];
-  const int64_t inner = rows ? x.numel() / rows : 0;
-  shape[0] = static_cast<int64_t>(indices.size());
-  Tensor out = Tensor::empty(shape);
-  for (size_t i = 0; i < indices.size(); ++i) {
-    VR_CHECK(indices[i] >= 0 && indices[i] < rows, "gather0: index ", indices[i], " out of range for shape ",
-             x.shape_str());
-    std::memcpy(out.data() + static_cast<int64_t>(i) * inner, x.data() + indices[i] * inner,
-                static_cast<size_t>(inner) * sizeof(float));
-  }
-  return out;
-}
+Tensor gather0(const Tensor& x, const std::vector<int64_t>& indices) { return ops::index_select0(x, indices); }
 
 }  // namespace vrestore
 

@@ -26,13 +26,13 @@ constexpr uint64_t kMaxHeaderBytes = 100ull << 20;
 // Elements of one tensor.
 constexpr uint64_t kMaxElements = 1ull << 40;
 
-DType parse_dtype(const std::string& file, const std::string& name, const std::string& s) {
-  if (s == "F32") return DType::F32;
-  if (s == "F16") return DType::F16;
-  if (s == "BF16") return DType::BF16;
-  if (s == "F64") return DType::F64;
-  if (s == "I64") return DType::I64;
-  if (s == "I32") return DType::I32;
+FileDType parse_dtype(const std::string& file, const std::string& name, const std::string& s) {
+  if (s == "F32") return FileDType::F32;
+  if (s == "F16") return FileDType::F16;
+  if (s == "BF16") return FileDType::BF16;
+  if (s == "F64") return FileDType::F64;
+  if (s == "I64") return FileDType::I64;
+  if (s == "I32") return FileDType::I32;
   fail("safetensors '", file, "': tensor '", name, "' has unsupported dtype '", s,
        "', expected one of F32, F16, BF16, F64, I64, I32");
 }
@@ -103,26 +103,26 @@ int create_temporary(const std::string& path, std::string& temp_path) {
 
 }  // namespace
 
-const char* dtype_name(DType d) {
+const char* dtype_name(FileDType d) {
   switch (d) {
-    case DType::F32: return "F32";
-    case DType::F16: return "F16";
-    case DType::BF16: return "BF16";
-    case DType::F64: return "F64";
-    case DType::I64: return "I64";
-    case DType::I32: return "I32";
+    case FileDType::F32: return "F32";
+    case FileDType::F16: return "F16";
+    case FileDType::BF16: return "BF16";
+    case FileDType::F64: return "F64";
+    case FileDType::I64: return "I64";
+    case FileDType::I32: return "I32";
   }
   return "?";
 }
 
-size_t dtype_size(DType d) {
+size_t dtype_size(FileDType d) {
   switch (d) {
-    case DType::F16:
-    case DType::BF16: return 2;
-    case DType::F32:
-    case DType::I32: return 4;
-    case DType::F64:
-    case DType::I64: return 8;
+    case FileDType::F16:
+    case FileDType::BF16: return 2;
+    case FileDType::F32:
+    case FileDType::I32: return 4;
+    case FileDType::F64:
+    case FileDType::I64: return 8;
   }
   return 0;
 }
@@ -225,14 +225,14 @@ Tensor SafeTensorsFile::load_f32(const TensorInfo& info) const {
   // open() bounded the element count to kMaxElements, so this product cannot overflow.
   const int64_t n = static_cast<int64_t>((info.end - info.begin) / dtype_size(info.dtype));
   switch (info.dtype) {
-    case DType::F32: {
+    case FileDType::F32: {
       // Always a copy: a tensor never refers to the mapping, so nothing depends on the file once
       // it is closed (a loaded model survives the file being replaced or truncated in place).
       Tensor t = Tensor::empty(shape);
       std::memcpy(t.data(), src, static_cast<size_t>(n) * 4);
       return t;
     }
-    case DType::F16: {
+    case FileDType::F16: {
       Tensor t = Tensor::empty(shape);
       for (int64_t i = 0; i < n; ++i) {
         uint16_t h;
@@ -241,7 +241,7 @@ Tensor SafeTensorsFile::load_f32(const TensorInfo& info) const {
       }
       return t;
     }
-    case DType::BF16: {
+    case FileDType::BF16: {
       Tensor t = Tensor::empty(shape);
       for (int64_t i = 0; i < n; ++i) {
         uint32_t bits = 0;
@@ -250,7 +250,7 @@ Tensor SafeTensorsFile::load_f32(const TensorInfo& info) const {
       }
       return t;
     }
-    case DType::F64: {
+    case FileDType::F64: {
       Tensor t = Tensor::empty(shape);
       for (int64_t i = 0; i < n; ++i) {
         double d;

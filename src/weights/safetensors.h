@@ -16,13 +16,14 @@
 
 namespace vrestore {
 
-enum class DType { F32, F16, BF16, F64, I64, I32 };
-const char* dtype_name(DType d);
-size_t dtype_size(DType d);
+// Element types a safetensors file may declare (Tensor has its own DType: F32 and F16 only).
+enum class FileDType { F32, F16, BF16, F64, I64, I32 };
+const char* dtype_name(FileDType d);
+size_t dtype_size(FileDType d);
 
 struct TensorInfo {
   std::string name;
-  DType dtype;
+  FileDType dtype;
   Shape shape;     // may be empty for a scalar
   uint64_t begin;  // byte offsets relative to the data section
   uint64_t end;

@@ -1,0 +1,33 @@
+// The per-thread "current execution": which device the next ops run on and the CUDA resources
+// they use. Installed only by src/api (an ExecutionScope per public call, from the model's
+// options), read only by the op layer and src/cuda; model code never sees it, and kernels get
+// the stream through their params.
+#pragma once
+
+#include "vrestore/tensor.h"
+
+namespace vrestore {
+
+struct Execution {
+  Device device = Device::CPU;
+  int device_index = 0;     // CUDA device ordinal
+  void* stream = nullptr;   // cudaStream_t; nullptr = the legacy default stream
+  void* blas = nullptr;     // cublasHandle_t bound to `stream` (TF32 off in f32 mode); owned by the model
+};
+
+// This thread's current execution (a default Execution outside every scope).
+const Execution& current_execution();
+
+// Makes `e` the current execution of this thread until the scope ends (scopes nest).
+class ExecutionScope {
+ public:
+  explicit ExecutionScope(const Execution& e);
+  ~ExecutionScope();
+  ExecutionScope(const ExecutionScope&) = delete;
+  ExecutionScope& operator=(const ExecutionScope&) = delete;
+
+ private:
+  Execution saved_;
+};
+
+}  // namespace vrestore
