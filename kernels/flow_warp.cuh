@@ -5,6 +5,7 @@
 
 #include <cstdint>
 
+#include "activation.cuh"
 #include "flow_warp.h"
 #include "op_common.h"
 
@@ -12,7 +13,8 @@ namespace vrestore::kernels {
 
 // One thread per output pixel (grid: x over W, y over H, z over N). The sample point and the four
 // bilinear weights depend only on the pixel, so they are computed once and reused for every channel.
-__global__ void flow_warp_kernel(FlowWarpParams p) {
+template <class T>  // float or __half features
+__global__ void flow_warp_kernel(FlowWarpParamsOf<T> p) {
   const int x = blockIdx.x * blockDim.x + threadIdx.x;
   const int y = blockIdx.y * blockDim.y + threadIdx.y;
   const int n = blockIdx.z;
@@ -31,7 +33,7 @@ __global__ void flow_warp_kernel(FlowWarpParams p) {
   // Zeros padding: a point outside (-1, W) x (-1, H) has no neighbour inside. Writing that as a
   // test also keeps huge or NaN sample points away from the float -> int conversion below.
   if (!(sx > -1.0f && sx < float(p.width) && sy > -1.0f && sy < float(p.height))) {
-    for (int64_t c = 0; c < p.channels; ++c) p.output[(int64_t(n) * p.channels + c) * plane + pixel] = 0.0f;
+    for (int64_t c = 0; c < p.channels; ++c) p.output[(int64_t(n) * p.channels + c) * plane + pixel] = from_float<T>(0.0f);
     return;
   }
   const float fx0 = floorf(sx);
@@ -50,10 +52,11 @@ __global__ void flow_warp_kernel(FlowWarpParams p) {
     if (!inside) weight[corner] = 0.0f;
   }
 
-  const float* in = p.input + int64_t(n) * p.channels * plane;
-  float* out = p.output + int64_t(n) * p.channels * plane + pixel;
+  const T* in = p.input + int64_t(n) * p.channels * plane;
+  T* out = p.output + int64_t(n) * p.channels * plane + pixel;
   for (int c = 0; c < p.channels; ++c, in += plane, out += plane)
-    *out = in[index[0]] * weight[0] + in[index[1]] * weight[1] + in[index[2]] * weight[2] + in[index[3]] * weight[3];
+    *out = from_float<T>(to_float(in[index[0]]) * weight[0] + to_float(in[index[1]]) * weight[1] +
+                         to_float(in[index[2]]) * weight[2] + to_float(in[index[3]]) * weight[3]);
 }
 
 }  // namespace vrestore::kernels

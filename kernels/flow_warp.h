@@ -4,6 +4,7 @@
 // point is flow_warp_source() of op_common.h, the same function the CPU backend calls.
 #pragma once
 
+#include <cuda_fp16.h>
 #include <cuda_runtime_api.h>
 
 #include "op_common.h"
@@ -20,10 +21,12 @@ enum class FlowLayout {
   Planar,       // (N, 2, H, W): channel 0 = dx, channel 1 = dy
 };
 
-struct FlowWarpParams {
-  const float* input = nullptr;  // (N, C, H, W)
-  const float* flow = nullptr;   // see FlowLayout
-  float* output = nullptr;       // (N, C, H, W)
+// Features are float or __half (f32 arithmetic); the flow is f32 in both.
+template <class T>
+struct FlowWarpParamsOf {
+  const T* input = nullptr;     // (N, C, H, W)
+  const float* flow = nullptr;  // see FlowLayout
+  T* output = nullptr;          // (N, C, H, W)
   FlowLayout flow_layout = FlowLayout::Interleaved;
   int batch = 0;
   int channels = 0;
@@ -32,6 +35,9 @@ struct FlowWarpParams {
   WarpPadding padding = WarpPadding::Zeros;
 };
 
-cudaError_t flow_warp(const FlowWarpParams& p, cudaStream_t stream);
+using FlowWarpParams = FlowWarpParamsOf<float>;
+
+cudaError_t flow_warp(const FlowWarpParamsOf<float>& p, cudaStream_t stream);
+cudaError_t flow_warp(const FlowWarpParamsOf<__half>& p, cudaStream_t stream);
 
 }  // namespace vrestore::kernels

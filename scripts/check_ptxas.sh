@@ -90,9 +90,13 @@ done < <(sort "$rows")
 
 # Every __global__ function of kernels/*.cuh must have been compiled (a template no launcher
 # instantiates would otherwise escape the check) for every architecture.
+# The demangled names are written to a file first: `... | c++filt | grep -q` under pipefail fails
+# at random when grep exits on an early match and c++filt is killed by SIGPIPE.
+compiled="$log_dir/compiled.tsv"
+awk -F'\t' '{print $3 "\t" $2}' "$rows" | c++filt >"$compiled"
 for kernel in $(grep -ho '__global__ void [A-Za-z0-9_]*' "$ROOT"/kernels/*.cuh | awk '{print $3}' | sort -u); do
   for arch in $ARCHS; do
-    if ! awk -F'\t' -v arch="sm_$arch" '$3 == arch' "$rows" | cut -f2 | c++filt | grep -q "::${kernel}[<(]"; then
+    if ! grep -q "^sm_${arch}"$'\t'".*::${kernel}[<(]" "$compiled"; then
       echo "check_ptxas: kernel $kernel was not compiled for sm_$arch (no launcher instantiates it?)"
       fail=1
     fi

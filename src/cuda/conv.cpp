@@ -1,5 +1,6 @@
-// CUDA adapters of the convolutions: deformable conv (kernels/deform_conv2d.h, its workspace a
-// per-call allocation of at most 64 MiB); conv2d has no kernel yet.
+// CUDA adapters of the convolutions: conv2d (kernels/conv2d.h) and deformable conv
+// (kernels/deform_conv2d.h), each with its column workspace a per-call allocation of at most 64 MiB.
+#include "../../kernels/conv2d.h"
 #include "../../kernels/deform_conv2d.h"
 
 #include "cuda/adapter.h"
@@ -7,7 +8,40 @@
 
 namespace vrestore::cuda {
 
-void run(const ops::Conv2dArgs&) { not_implemented("conv2d"); }
+void run(const ops::Conv2dArgs& a) {
+  const char* op = "conv2d";
+  const Execution& e = current_execution();
+  VR_CHECK(e.blas != nullptr, op, ": no cuBLAS handle in the current execution (run CUDA ops through a Model "
+                                  "loaded on cuda)");
+  const ops::ConvGeometry& g = a.g;
+  with_dtype(a.x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    kernels::Conv2dParams<T> p;
+    p.input = device_ptr<T>(a.x);
+    p.weight = device_ptr<T>(a.weight);
+    p.bias = device_ptr<T>(a.bias);
+    p.output = device_ptr<T>(a.out);
+    p.batch = to_int(g.batch, op, "N");
+    p.in_channels = to_int(g.in_channels, op, "Cin");
+    p.height = to_int(g.height, op, "H");
+    p.width = to_int(g.width, op, "W");
+    p.out_channels = to_int(g.out_channels, op, "Cout");
+    p.kernel_h = to_int(g.kernel_h, op, "kh");
+    p.kernel_w = to_int(g.kernel_w, op, "kw");
+    p.out_height = to_int(g.out_h, op, "Ho");
+    p.out_width = to_int(g.out_w, op, "Wo");
+    p.stride_h = p.stride_w = to_int(g.stride, op, "stride");
+    p.pad_h = to_int(g.pad_h, op, "padding");
+    p.pad_w = to_int(g.pad_w, op, "padding");
+    p.dilation_h = p.dilation_w = to_int(g.dilation, op, "dilation");
+    p.activation = a.activation;
+    p.leaky_slope = kLeakySlope;
+    const size_t bytes = kernels::conv2d_workspace_bytes(p);  // 0 for a pointwise conv
+    const std::shared_ptr<void> workspace = bytes ? allocate(bytes) : nullptr;  // freed stream-ordered after the launch
+    p.workspace = static_cast<T*>(workspace.get());
+    check_launch(kernels::conv2d(p, kernels::GemmContext{e.blas, current_stream()}), op);
+  });
+}
 
 void run(const ops::DeformConv2dArgs& a) {
   const char* op = "deform_conv2d";

@@ -1,9 +1,13 @@
-// CUDA adapters of the element-wise ops and concatenation (kernels/elementwise.h).
+// CUDA adapters of the element-wise ops and concatenation (kernels/elementwise.h) and of the ops
+// extracted from the models (kernels/model_ops.h).
 #include "../../kernels/elementwise.h"
+#include "../../kernels/model_ops.h"
 
+#include <memory>
 #include <vector>
 
 #include "cuda/adapter.h"
+#include "cuda/memory.h"
 
 namespace vrestore::cuda {
 
@@ -114,12 +118,108 @@ void run(const ops::IndexSelect0Args& a) {
 
 void run(const ops::CopyRows0Args& a) { copy_rows(a.dst, a.rows, a.src, iota(a.rows.size()), "copy_rows0"); }
 
-// No kernels yet for the ops extracted from the models (next step of issue 7).
-void run(const ops::ChannelDotArgs&) { not_implemented("channel_dot"); }
-void run(const ops::MulBroadcastChannelsArgs&) { not_implemented("mul_broadcast_channels"); }
-void run(const ops::MulAddArgs&) { not_implemented("mul_add"); }
-void run(const ops::ChannelAffineArgs&) { not_implemented("affine_channels"); }
-void run(const ops::PadCropArgs&) { not_implemented("pad_crop"); }
-void run(const ops::SumAbsArgs&) { not_implemented("sum_abs"); }
+void run(const ops::ChannelDotArgs& a) {
+  with_dtype(a.a.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    kernels::ChannelDotParams<T> p;
+    p.a = device_ptr<T>(a.a);
+    p.b = device_ptr<T>(a.b);
+    p.output = device_ptr<T>(a.out);
+    p.batch = a.a.size(0);
+    p.channels = a.a.size(1);
+    p.plane = a.a.size(2) * a.a.size(3);
+    check_launch(kernels::channel_dot(p, current_stream()), "channel_dot");
+  });
+}
+
+void run(const ops::MulBroadcastChannelsArgs& a) {
+  // Leading dimensions fold into frames: x is (F, C, H, W) with w (F, 1, H, W).
+  const int rank = a.x.dim();
+  const int64_t channels = a.x.size(rank - 3), plane = a.x.size(rank - 2) * a.x.size(rank - 1);
+  with_dtype(a.x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    kernels::MulBroadcastChannelsParams<T> p;
+    p.x = device_ptr<T>(a.x);
+    p.w = device_ptr<T>(a.w);
+    p.channels = channels;
+    p.plane = plane;
+    p.frames = channels * plane > 0 ? a.x.numel() / (channels * plane) : 0;
+    check_launch(kernels::mul_broadcast_channels(p, current_stream()), "mul_broadcast_channels");
+  });
+}
+
+void run(const ops::MulAddArgs& a) {
+  with_dtype(a.x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    kernels::MulAddParams<T> p;
+    p.x = device_ptr<T>(a.x);
+    p.m = device_ptr<T>(a.m);
+    p.add = device_ptr<T>(a.add);
+    p.count = a.x.numel();
+    p.scale = a.scale;
+    check_launch(kernels::mul_add(p, current_stream()), "mul_add");
+  });
+}
+
+void run(const ops::ChannelAffineArgs& a) {
+  // The per-channel constants go to the device once per call (a few floats: the RGB mean / std).
+  const size_t channels = a.shift.size();
+  if (channels == 0 || a.x.numel() == 0) return;
+  const size_t bytes = channels * sizeof(float);
+  std::shared_ptr<void> constants = allocate(2 * bytes);
+  float* shift = static_cast<float*>(constants.get());
+  float* scale = shift + channels;
+  copy(shift, Device::CUDA, a.shift.data(), Device::CPU, bytes);
+  copy(scale, Device::CUDA, a.scale.data(), Device::CPU, bytes);
+  with_dtype(a.x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    kernels::AffineChannelsParams<T> p;
+    p.input = device_ptr<T>(a.x);
+    p.output = device_ptr<T>(a.out);
+    p.shift = shift;
+    p.scale = scale;
+    p.batch = a.x.size(0);
+    p.channels = a.x.size(1);
+    p.plane = a.x.size(2) * a.x.size(3);
+    p.divide = a.divide;
+    check_launch(kernels::affine_channels(p, current_stream()), "affine_channels");
+  });
+  // `constants` is freed stream-ordered (cuda/memory.cpp): after the kernel has read it.
+}
+
+void run(const ops::PadCropArgs& a) {
+  const int64_t h = a.x.size(-2), w = a.x.size(-1);
+  with_dtype(a.x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    kernels::PadCropParams<T> p;
+    p.input = device_ptr<T>(a.x);
+    p.output = device_ptr<T>(a.out);
+    p.planes = a.x.numel() / (h * w);
+    p.in_height = h;
+    p.in_width = w;
+    p.out_height = a.out.size(-2);
+    p.out_width = a.out.size(-1);
+    check_launch(kernels::pad_crop(p, current_stream()), "pad_crop");
+  });
+}
+
+void run(const ops::SumAbsArgs& a) {
+  // Workspace for the block sums, then the result: one allocation, one double read back.
+  const size_t workspace = kernels::sum_abs_workspace_bytes();
+  std::shared_ptr<void> memory = allocate(workspace + sizeof(double));
+  double* partials = static_cast<double*>(memory.get());
+  double* result = partials + workspace / sizeof(double);
+  with_dtype(a.x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    kernels::SumAbsParams<T> p;
+    p.input = device_ptr<T>(a.x);
+    p.count = a.x.numel();
+    p.start = *a.result;
+    p.workspace = partials;
+    p.result = result;
+    check_launch(kernels::sum_abs(p, current_stream()), "sum_abs");
+  });
+  copy(a.result, Device::CPU, result, Device::CUDA, sizeof(double));  // waits for the kernels
+}
 
 }  // namespace vrestore::cuda

@@ -1,5 +1,5 @@
-// CUDA adapter of flow_warp (kernels/flow_warp.h): planar flows read in place, f32 features (the
-// kernel has no f16 variant yet).
+// CUDA adapter of flow_warp (kernels/flow_warp.h): planar flows (f32) read in place, f32 or f16
+// features.
 #include "../../kernels/flow_warp.h"
 
 #include "cuda/adapter.h"
@@ -7,18 +7,20 @@
 namespace vrestore::cuda {
 
 void run(const ops::FlowWarpArgs& a) {
-  if (a.x.dtype() != DType::F32) not_implemented("flow_warp", " for f16 features");
-  kernels::FlowWarpParams p;
-  p.input = device_ptr<float>(a.x);
-  p.flow = device_ptr<float>(a.flow);
-  p.output = device_ptr<float>(a.out);
-  p.flow_layout = kernels::FlowLayout::Planar;
-  p.batch = to_int(a.x.size(0), "flow_warp", "N");
-  p.channels = to_int(a.x.size(1), "flow_warp", "C");
-  p.height = to_int(a.x.size(2), "flow_warp", "H");
-  p.width = to_int(a.x.size(3), "flow_warp", "W");
-  p.padding = a.padding;
-  check_launch(kernels::flow_warp(p, current_stream()), "flow_warp");
+  with_dtype(a.x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    kernels::FlowWarpParamsOf<T> p;
+    p.input = device_ptr<T>(a.x);
+    p.flow = device_ptr<float>(a.flow);
+    p.output = device_ptr<T>(a.out);
+    p.flow_layout = kernels::FlowLayout::Planar;
+    p.batch = to_int(a.x.size(0), "flow_warp", "N");
+    p.channels = to_int(a.x.size(1), "flow_warp", "C");
+    p.height = to_int(a.x.size(2), "flow_warp", "H");
+    p.width = to_int(a.x.size(3), "flow_warp", "W");
+    p.padding = a.padding;
+    check_launch(kernels::flow_warp(p, current_stream()), "flow_warp");
+  });
 }
 
 }  // namespace vrestore::cuda
