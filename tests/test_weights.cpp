@@ -62,6 +62,26 @@ TEST_CASE("malformed safetensors files are rejected with the reason", "[weights]
     CHECK_THROWS_WITH(SafeTensorsFile::open(write_raw("hl.safetensors", "{" + ok_entry + "}", 8, 1 << 20)),
                       Contains("header length 1048576 exceeds the file"));
   }
+  SECTION("a PyTorch checkpoint (zip or legacy pickle) is named as such") {
+    // The starts torch.save writes: a zip archive (PyTorch >= 1.6) and a protocol-2 pickle.
+    const std::pair<const char*, std::string> starts[] = {
+        {"zip.pth", std::string("PK\x03\x04\x00\x00\x08\x08\x00\x00", 10)},
+        {"pickle.pth", std::string("\x80\x02\x8a\x0a" "l\xfc\x9c" "F\xf9 j\xa8", 12)}};
+    for (const auto& [name, start] : starts) {
+      std::string path = test::scratch_dir() + "/" + name;
+      std::ofstream(path, std::ios::binary | std::ios::trunc) << start << std::string(200, 'x');
+      CHECK_THROWS_WITH(SafeTensorsFile::open(path),
+                        Contains("'" + path + "' looks like a PyTorch checkpoint (.pth), not a safetensors file: "
+                                 "convert it first with weights_converter/convert.py (or vrestore-convert)"));
+    }
+  }
+  SECTION("a real header length whose bytes look like a pickle start still opens") {
+    // 640 = 0x0280: the file starts 0x80 0x02 like a protocol-2 pickle, but the length fits.
+    std::string header = "{" + ok_entry + "}";
+    header.resize(640, ' ');
+    SafeTensorsFile f = SafeTensorsFile::open(write_raw("pickle_like.safetensors", header, 8));
+    CHECK(f.find("t") != nullptr);
+  }
   SECTION("bad JSON") {
     CHECK_THROWS_WITH(SafeTensorsFile::open(write_raw("json.safetensors", "{\"t\": [1, 2", 0)),
                       Contains("not valid JSON"));

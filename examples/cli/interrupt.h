@@ -1,13 +1,21 @@
 // Ctrl-C for long restorations: the first SIGINT (or SIGTERM) only sets a flag, which the
 // progress callback turns into a cancelled restore so that the output can be finished cleanly;
-// a second one ends the process at once (the handler resets itself).
+// a second one ends the process at once with kInterruptedExitCode, after unlinking the output's
+// temporary file if one is registered (so no hidden half-written file is left behind).
 #pragma once
+
+#include <string>
 
 namespace vrestore::cli {
 
 void install_interrupt_handler();
 // Whether SIGINT or SIGTERM arrived since install_interrupt_handler().
 bool interrupted();
+
+// The file a second Ctrl-C removes before exiting (the writer's temporary file); empty: none.
+// Paths longer than the handler's fixed buffer (4095 bytes) are not registered. Call from the
+// main thread only; the handler reads a copy made here.
+void set_interrupt_cleanup_path(const std::string& path);
 
 // The exit code of a run ended by Ctrl-C (128 + SIGINT, as shells report it).
 inline constexpr int kInterruptedExitCode = 130;

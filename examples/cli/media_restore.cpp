@@ -36,6 +36,14 @@ std::string rate_text(io::Rational r) {
   return buf;
 }
 
+// The PNG writer refuses a non-empty folder (stale frames would mix in); checked here too so
+// that the refusal comes before the model is loaded, with the writer's message.
+void check_png_output_is_new_or_empty(const std::string& output) {
+  std::error_code ec;
+  if (fs::is_directory(output, ec) && !fs::is_empty(output, ec) && !ec)
+    fail("output folder '", output, "' is not empty; choose a new or empty folder");
+}
+
 // A PNG-folder output that this run created and left empty is removed again, so that a failed
 // run leaves nothing behind.
 void remove_if_new_and_empty(const std::string& path, bool existed_before) {
@@ -69,6 +77,7 @@ int restore_media(const RestoreRequest& r, const Options& opts) {
   const int crf = static_cast<int>(opts.integer("crf", -1, 0, 63));
   io::check_output_is_not_input(r.input, r.output);
   io::check_output_is_not_input(r.weights, r.output);
+  if (!video_out) check_png_output_is_new_or_empty(r.output);
   Model model = load_model_for(r);
   const ModelInfo& info = model.info();
 
@@ -93,6 +102,8 @@ int restore_media(const RestoreRequest& r, const Options& opts) {
   const bool output_existed = fs::exists(r.output, ec);
   // Opened before the frames are counted, so that an unwritable output fails at once.
   std::unique_ptr<io::FrameWriter> writer = io::open_writer(r.output, wo);
+  // A second Ctrl-C exits from the signal handler, past abort(): it unlinks this file itself.
+  set_interrupt_cleanup_path(writer->temp_path());
   int64_t total = 0;
   try {
     total = count_frames(*reader, interrupted);
@@ -132,6 +143,7 @@ int restore_media(const RestoreRequest& r, const Options& opts) {
   }
   bar.finish();
   writer->close();
+  set_interrupt_cleanup_path("");
   if (!r.quiet) {
     std::fprintf(stderr, "vrestore: wrote %lld frames of %dx%d to '%s' in %s (%.2f fps)", static_cast<long long>(total),
                  wo.width, wo.height, r.output.c_str(), format_duration(bar.elapsed_seconds()).c_str(),

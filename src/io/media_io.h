@@ -166,7 +166,8 @@ struct WriterOptions {
 //          failed or killed run never leaves a half-written video under the output name.
 //   PNG:   frames 000000.png, 000001.png, ... each written to a temporary file and renamed, so
 //          every visible frame is complete. The folder is created if missing (its parent must
-//          exist).
+//          exist); an existing folder must be empty (else Error "output folder '...' is not empty;
+//          choose a new or empty folder"), so no stale frame of an earlier run mixes in.
 // Not thread-safe; call from one thread (never from a signal handler: set a flag there and call
 // finish_partial() from the loop).
 class FrameWriter {
@@ -177,6 +178,10 @@ class FrameWriter {
   int width() const { return width_; }
   int height() const { return height_; }
   int64_t frames_written() const { return frames_written_; }
+  // The hidden temporary file a video is written to until close() / finish_partial() renames it
+  // (empty for PNG, whose per-frame temporaries are short-lived, and once renamed or aborted). For a
+  // last-resort cleanup that cannot call abort(), e.g. unlink() from a signal handler.
+  virtual std::string temp_path() const { return {}; }
 
   // Frame (3, H, W) or (1, 3, H, W) float; values are clamped to [0, 1] and rounded.
   void write(const Tensor& frame);

@@ -94,6 +94,12 @@ class PngFolderWriter final : public FrameWriter {
     if (!fs::exists(dir, ec)) {
       check_writable_folder("PNG folder", path, parent_folder(dir));
       if (!fs::create_directory(dir, ec) && ec) fail("PNG folder '", path, "': cannot create: ", ec.message());
+    } else {
+      // Old frames (say 000003.png of a longer earlier run) would sit next to the new ones and be
+      // read back as part of the result, so only an empty folder is written into.
+      const bool empty = fs::is_empty(dir, ec);
+      if (ec) fail("PNG folder '", path, "': cannot list: ", ec.message());
+      if (!empty) fail("output folder '", path, "' is not empty; choose a new or empty folder");
     }
     check_writable_folder("PNG folder", path, dir);
     dir_ = dir;

@@ -74,6 +74,8 @@ class VideoWriter final : public FrameWriter {
     if (!closed_) abort();
   }
 
+  std::string temp_path() const override { return tmp_; }
+
   void close() override { finish(std::numeric_limits<double>::infinity()); }
 
   void finish_partial() override {

@@ -57,6 +57,15 @@ float half_to_float(uint16_t h) {
   return f;
 }
 
+// torch.save writes a zip archive (PK\3\4) since PyTorch 1.6, a bare pickle (0x80, protocol 2..5)
+// before. Only asked once the first 8 bytes failed as a header length, since a real safetensors
+// header length may start with these bytes too. `start` holds at least 8 bytes.
+bool looks_like_pytorch_checkpoint(const uint8_t* start) {
+  const bool zip = start[0] == 'P' && start[1] == 'K' && start[2] == 3 && start[3] == 4;
+  const bool pickle = start[0] == 0x80 && start[1] >= 2 && start[1] <= 5;
+  return zip || pickle;
+}
+
 std::shared_ptr<const uint8_t> map_file(const std::string& path, uint64_t& size) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) fail("safetensors '", path, "': cannot open: ", std::strerror(errno));
@@ -134,8 +143,13 @@ SafeTensorsFile SafeTensorsFile::open(const std::string& path) {
   f.mapping_ = map_file(path, file_size);
   uint64_t header_len = 0;
   for (int i = 7; i >= 0; --i) header_len = header_len << 8 | f.mapping_.get()[i];
-  VR_CHECK(header_len <= kMaxHeaderBytes && header_len <= file_size - 8, "safetensors '", path,
-           "': header length ", header_len, " exceeds the file (", file_size, " bytes)");
+  if (header_len > kMaxHeaderBytes || header_len > file_size - 8) {
+    // The usual mistake is passing the PyTorch checkpoint itself; a huge "header length" says nothing.
+    if (looks_like_pytorch_checkpoint(f.mapping_.get()))
+      fail("'", path, "' looks like a PyTorch checkpoint (.pth), not a safetensors file: convert it first with "
+           "weights_converter/convert.py (or vrestore-convert)");
+    fail("safetensors '", path, "': header length ", header_len, " exceeds the file (", file_size, " bytes)");
+  }
   f.data_start_ = 8 + header_len;
   const uint64_t data_size = file_size - f.data_start_;
 

@@ -176,6 +176,14 @@ ln -sf "$S/in.avi" "$S/link.avi"
 expect_error 1 "output '.*link.avi' would overwrite the input" -- "$cli" restore -i "$S/in.avi" -o "$S/link.avi" -m "$EDVR"
 check "the input is unchanged after a refused output" test "$(cksum < "$S/in.avi")" = "$sum_before"
 expect_error 1 "would overwrite the input" -- "$cli" restore -i "$S/png_in" -o "$S/png_in/" -m "$EDVR"
+# A PNG folder that already holds files (a stale 000003.png of a longer run) is refused before the
+# model loads (a missing model would be named otherwise), and left as it was.
+mkdir -p "$S/stale_png" && cp "$S/png_in/f001.png" "$S/stale_png/000003.png"
+stale_before=$(cksum < "$S/stale_png/000003.png")
+expect_error 1 "^vrestore: error: output folder '.*stale_png/' is not empty; choose a new or empty folder$" -- \
+  "$cli" restore -i "$S/png_in" -o "$S/stale_png/" -m "$S/no_such_model.safetensors"
+check "the non-empty PNG folder is left as it was" \
+  test "$(ls -A "$S/stale_png")" = "000003.png" -a "$(cksum < "$S/stale_png/000003.png")" = "$stale_before"
 
 # A model that does not fit the request.
 expect_error 1 "model '.*edvr_deblur_hrin.safetensors' \(basicsr.EDVR\) restores at scale 1, --scale 4 was asked" -- \
@@ -243,6 +251,17 @@ else
   check "an early Ctrl-C exits 130 and leaves no file: rc $rc, $(cat "$S/int.log")" test "$rc" -eq 130 -a ! -e "$S/int0.mp4"
 fi
 check "no temporary file is left after Ctrl-C" test -z "$(find "$S" -maxdepth 1 -name '.*int*')"
+# A second Ctrl-C ends the process at once: exit 130, and neither the output nor its hidden
+# temporary file is left (the handler unlinks it). Larger frames keep the run busy between the two.
+clip "$S/long128.mp4" 40 128x128 -c:v libx264 -pix_fmt yuv420p
+mkdir -p "$S/int2"
+"$cli" restore -i "$S/long128.mp4" -o "$S/int2/out.mp4" -m "$EDVR" 2> "$S/int2.log" & pid=$!
+for _ in $(seq 600); do grep -Eq "^restore: [0-9]+/40" "$S/int2.log" && break; sleep 0.05; done
+kill -INT "$pid"; sleep 0.1; kill -INT "$pid"; wait "$pid"; rc=$?
+# (Should the first one finish the partial output before the second arrives, that file may stay.)
+grep -q "holds the first" "$S/int2.log" && rm -f "$S/int2/out.mp4"
+check "a double Ctrl-C exits 130 at once and leaves nothing in the folder: rc $rc, left: $(ls -A "$S/int2"), \
+stderr: $(cat "$S/int2.log")" test "$rc" -eq 130 -a -z "$(ls -A "$S/int2")"
 
 echo "cli_video: $passed passed, $failures failed"
 [ "$failures" -eq 0 ]

@@ -1,8 +1,10 @@
-// Video writer lifecycle: audio stream copy (kept or dropped with a warning), temporary file and
-// rename, finish_partial() after an interruption, abort() and destruction without close().
+// Writer lifecycle: audio stream copy (kept or dropped with a warning), temporary file and rename,
+// finish_partial() after an interruption, abort() and destruction without close(); a PNG-folder
+// output must be new or empty.
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <fstream>
 
 #include "io/media_io.h"
 #include "media_test_util.h"
@@ -173,4 +175,52 @@ TEST_CASE("audio_from a source without audio writes video only, silently") {
   CHECK(transcode(dir + "/silent.mp4", dir + "/out.mp4", &warnings) == 1);
   CHECK(warnings.empty());
   CHECK(probe_streams(dir + "/out.mp4", "audio").empty());
+}
+
+TEST_CASE("a PNG-folder output must be new or empty, so no stale frame of an earlier run mixes in") {
+  const std::string dir = scratch("png_nonempty");
+  WriterOptions wo;
+  wo.width = 8;
+  wo.height = 8;
+  const auto frame = smooth_frame(8, 8, 0);
+  SECTION("a folder that holds a frame is refused and left as it was") {
+    const std::string out = dir + "/old";
+    fs::create_directory(out);
+    write_raw_png(out + "/000003.png", 8, 8, 8, 2, std::vector<uint8_t>(8 * 8 * 3, 200));
+    const auto size_before = fs::file_size(out + "/000003.png");
+    CHECK_THROWS_WITH(open_writer(out + "/", wo),
+                      Catch::Equals("output folder '" + out + "/' is not empty; choose a new or empty folder"));
+    CHECK(listing(out) == std::vector<std::string>{"000003.png"});
+    CHECK(fs::file_size(out + "/000003.png") == size_before);
+  }
+  SECTION("a hidden file counts too") {
+    const std::string out = dir + "/hidden";
+    fs::create_directory(out);
+    std::ofstream(out + "/.keep") << "x";
+    CHECK_THROWS_WITH(open_writer(out, wo), Catch::Contains("is not empty"));
+  }
+  SECTION("a new folder and an existing empty one are written") {
+    for (const std::string out : {dir + "/new/", dir + "/empty"}) {
+      if (out.back() != '/') fs::create_directory(out);
+      auto writer = open_writer(out, wo);
+      writer->write_rgb8(frame.data());
+      writer->close();
+      CHECK(listing(out) == std::vector<std::string>{"000000.png"});
+    }
+  }
+}
+
+TEST_CASE("temp_path names the video's hidden temporary file until it is renamed") {
+  const std::string dir = scratch("temp_path");
+  WriterOptions wo;
+  wo.width = 32;
+  wo.height = 32;
+  const auto frame = smooth_frame(32, 32, 0);
+  auto writer = open_writer(dir + "/out.mkv", wo);
+  writer->write_rgb8(frame.data());
+  REQUIRE(listing(dir).size() == 1);
+  CHECK(fs::equivalent(writer->temp_path(), dir + "/" + listing(dir)[0]));
+  writer->close();
+  CHECK(writer->temp_path().empty());
+  CHECK(open_writer(scratch("temp_path_png"), wo)->temp_path().empty());
 }
