@@ -9,15 +9,6 @@ namespace {
 constexpr int kThreads = 256;
 constexpr int kMaxGridYZ = 65535;
 
-cudaError_t gemm(const GemmContext& ctx, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
-                 int64_t ldb, float* c, int64_t ldc) {
-  return gemm_f32(ctx, m, n, k, a, lda, b, ldb, c, ldc);
-}
-cudaError_t gemm(const GemmContext& ctx, int64_t m, int64_t n, int64_t k, const __half* a, int64_t lda,
-                 const __half* b, int64_t ldb, __half* c, int64_t ldc) {
-  return gemm_f16(ctx, m, n, k, a, lda, b, ldb, c, ldc);
-}
-
 template <class T>
 cudaError_t run_conv2d(const Conv2dParams<T>& p, const GemmContext& ctx) {
   const int64_t out_plane = int64_t(p.out_height) * p.out_width;

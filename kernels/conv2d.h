@@ -10,7 +10,7 @@
 // A pointwise conv (1x1, stride 1, no padding) needs no tile: the GEMM reads the input plane
 // directly (ldb = H*W), and the workspace is empty.
 // The tile is sized to ~16 MiB so it stays in the L2 of an A100/H100/H200, and never exceeds
-// kConvWorkspaceLimitBytes (64 MiB) at any image size.
+// kColumnWorkspaceLimitBytes (64 MiB) at any image size.
 #pragma once
 
 #include <cuda_fp16.h>
@@ -20,12 +20,10 @@
 #include <cstdint>
 
 #include "activation.h"
+#include "column_chunks.h"
 #include "gemm.h"
 
 namespace vrestore::kernels {
-
-constexpr size_t kConvWorkspaceLimitBytes = size_t(64) << 20;
-constexpr size_t kConvTileTargetBytes = size_t(16) << 20;
 
 // All tensors are contiguous NCHW in device memory. T is float or __half.
 template <class T>
@@ -41,7 +39,7 @@ struct Conv2dParams {
   int stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0, dilation_h = 1, dilation_w = 1;
   Activation activation = Activation::None;
   float leaky_slope = 0.1f;
-  // Pixels per chunk; 0 chooses ~kConvTileTargetBytes of tile. Tests set it to put chunk
+  // Pixels per chunk; 0 chooses ~kColumnTileTargetBytes of tile. Tests set it to put chunk
   // boundaries anywhere; benchmarks to tune. Always capped by the 64 MiB workspace limit.
   int64_t chunk_pixels = 0;
 };
@@ -57,24 +55,11 @@ bool conv2d_is_pointwise(const Conv2dParams<T>& p) {
 // refuses with cudaErrorInvalidValue).
 template <class T>
 int64_t conv2d_chunk_pixels(const Conv2dParams<T>& p) {
-  const int64_t plane = int64_t(p.out_height) * p.out_width;
-  const int64_t column_bytes = int64_t(p.in_channels) * p.kernel_h * p.kernel_w * int64_t(sizeof(T));
-  if (plane <= 0 || column_bytes <= 0 || column_bytes > int64_t(kConvWorkspaceLimitBytes)) return 0;
-  const int64_t most = int64_t(kConvWorkspaceLimitBytes) / column_bytes;
-  int64_t chunk = p.chunk_pixels;
-  if (chunk <= 0) {
-    // Even chunks (no small remainder launch), rounded up to 64 pixels so that every chunk starts
-    // 256-byte aligned in the output rows the GEMM writes.
-    const int64_t target = int64_t(kConvTileTargetBytes) / column_bytes;
-    const int64_t target_chunk = target > 1 ? target : 1;
-    const int64_t chunks = (plane + target_chunk - 1) / target_chunk;
-    chunk = ((plane + chunks - 1) / chunks + 63) / 64 * 64;
-  }
-  if (chunk > most) chunk = most;
-  return chunk < plane ? chunk : plane;
+  return column_chunk_pixels(int64_t(p.out_height) * p.out_width,
+                             int64_t(p.in_channels) * p.kernel_h * p.kernel_w * int64_t(sizeof(T)), p.chunk_pixels);
 }
 
-// Bytes of workspace the entry needs (<= kConvWorkspaceLimitBytes whatever the image size; 0 for
+// Bytes of workspace the entry needs (<= kColumnWorkspaceLimitBytes whatever the image size; 0 for
 // a pointwise conv).
 template <class T>
 size_t conv2d_workspace_bytes(const Conv2dParams<T>& p) {

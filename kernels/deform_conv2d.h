@@ -11,7 +11,7 @@
 //   3. bias + activation on that output chunk while it is still in L2.
 // The tile is sized to ~16 MiB, so im2col's writes and the GEMM's reads stay in the L2 cache of
 // an A100/H100/H200 (40-50 MB) instead of round-tripping through HBM; the workspace never
-// exceeds kDeformWorkspaceLimitBytes (64 MiB) at any image size.
+// exceeds kColumnWorkspaceLimitBytes (64 MiB) at any image size.
 #pragma once
 
 #include <cuda_fp16.h>
@@ -21,12 +21,10 @@
 #include <cstdint>
 
 #include "activation.h"
+#include "column_chunks.h"
 #include "gemm.h"
 
 namespace vrestore::kernels {
-
-constexpr size_t kDeformWorkspaceLimitBytes = size_t(64) << 20;
-constexpr size_t kDeformTileTargetBytes = size_t(16) << 20;
 
 // All tensors are contiguous NCHW in device memory. T is float or __half.
 template <class T>
@@ -45,7 +43,7 @@ struct DeformConv2dParams {
   int deformable_groups = 1;  // G; in_channels % G == 0
   Activation activation = Activation::None;
   float leaky_slope = 0.1f;
-  // Pixels per chunk; 0 chooses ~kDeformTileTargetBytes of tile. Tests set it to put chunk
+  // Pixels per chunk; 0 chooses ~kColumnTileTargetBytes of tile. Tests set it to put chunk
   // boundaries anywhere; benchmarks to tune. Always capped by the 64 MiB workspace limit.
   int64_t chunk_pixels = 0;
 };
@@ -55,24 +53,11 @@ struct DeformConv2dParams {
 // refuses with cudaErrorInvalidValue).
 template <class T>
 int64_t deform_conv2d_chunk_pixels(const DeformConv2dParams<T>& p) {
-  const int64_t plane = int64_t(p.out_height) * p.out_width;
-  const int64_t column_bytes = int64_t(p.in_channels) * p.kernel_h * p.kernel_w * int64_t(sizeof(T));
-  if (plane <= 0 || column_bytes <= 0 || column_bytes > int64_t(kDeformWorkspaceLimitBytes)) return 0;
-  const int64_t most = int64_t(kDeformWorkspaceLimitBytes) / column_bytes;
-  int64_t chunk = p.chunk_pixels;
-  if (chunk <= 0) {
-    // Even chunks (no small remainder launch), rounded up to 64 pixels so that every chunk starts
-    // 256-byte aligned in the output rows the GEMM writes.
-    const int64_t target = int64_t(kDeformTileTargetBytes) / column_bytes;
-    const int64_t target_chunk = target > 1 ? target : 1;
-    const int64_t chunks = (plane + target_chunk - 1) / target_chunk;
-    chunk = ((plane + chunks - 1) / chunks + 63) / 64 * 64;
-  }
-  if (chunk > most) chunk = most;
-  return chunk < plane ? chunk : plane;
+  return column_chunk_pixels(int64_t(p.out_height) * p.out_width,
+                             int64_t(p.in_channels) * p.kernel_h * p.kernel_w * int64_t(sizeof(T)), p.chunk_pixels);
 }
 
-// Bytes of workspace the entry needs (<= kDeformWorkspaceLimitBytes, whatever the image size).
+// Bytes of workspace the entry needs (<= kColumnWorkspaceLimitBytes, whatever the image size).
 template <class T>
 size_t deform_conv2d_workspace_bytes(const DeformConv2dParams<T>& p) {
   return size_t(deform_conv2d_chunk_pixels(p)) * size_t(p.in_channels) * size_t(p.kernel_h) * size_t(p.kernel_w) *

@@ -35,4 +35,14 @@ inline cudaError_t gemm_f32(const GemmContext& ctx, int64_t m, int64_t n, int64_
   return gemm_f32(ctx, m, n, k, a, k, b, n, c, n);
 }
 
+// The same two, chosen by the element type (for kernels templated on float / __half).
+inline cudaError_t gemm(const GemmContext& ctx, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
+                        const float* b, int64_t ldb, float* c, int64_t ldc) {
+  return gemm_f32(ctx, m, n, k, a, lda, b, ldb, c, ldc);
+}
+inline cudaError_t gemm(const GemmContext& ctx, int64_t m, int64_t n, int64_t k, const __half* a, int64_t lda,
+                        const __half* b, int64_t ldb, __half* c, int64_t ldc) {
+  return gemm_f16(ctx, m, n, k, a, lda, b, ldb, c, ldc);
+}
+
 }  // namespace vrestore::kernels

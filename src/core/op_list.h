@@ -1,7 +1,7 @@
 // The one list of ops: each line names an args struct (op_args.h) and the op's name in messages.
 // It declares `cpu::run(const XArgs&)` and `cuda::run(const XArgs&)` for every op; ops.cpp calls
 // them. A backend that lacks a body is a link error naming the op's args type. A CPU-only build
-// expands the same list into stubs that throw "<op>: built without CUDA" (src/cuda/no_cuda.cpp).
+// expands the same list into bodies that report "<op>: built without CUDA" (src/cuda/no_cuda.cpp).
 // Nothing is looked up by name at run time: a list, not a registry.
 #pragma once
 

@@ -26,10 +26,6 @@ inline void check_launch(cudaError_t err, const char* op) {
   fail(op, ": CUDA error: ", cudaGetErrorString(err));
 }
 
-[[noreturn]] inline void not_implemented(const char* op, const char* what = "") {
-  fail(op, ": not yet implemented on CUDA", what);
-}
-
 // The kernels index with int: a size that does not fit is an error, not a wrap-around.
 inline int to_int(int64_t v, const char* op, const char* what) {
   VR_CHECK(v >= 0 && v <= INT_MAX, op, ": ", what, " is ", v, ", more than the CUDA kernels index (", INT_MAX, ")");

@@ -8,12 +8,40 @@
 
 namespace vrestore::cuda {
 
-void run(const ops::Conv2dArgs& a) {
-  const char* op = "conv2d";
+namespace {
+
+using kernels::GemmContext;
+
+GemmContext gemm_context(const char* op) {
   const Execution& e = current_execution();
   VR_CHECK(e.blas != nullptr, op, ": no cuBLAS handle in the current execution (run CUDA ops through a Model "
                                   "loaded on cuda)");
-  const ops::ConvGeometry& g = a.g;
+  return GemmContext{e.blas, current_stream()};
+}
+
+// The geometry both convolutions' params share (the kernels index with int).
+template <class Params>
+void set_geometry(Params& p, const ops::ConvGeometry& g, const char* op) {
+  p.batch = to_int(g.batch, op, "N");
+  p.in_channels = to_int(g.in_channels, op, "Cin");
+  p.height = to_int(g.height, op, "H");
+  p.width = to_int(g.width, op, "W");
+  p.out_channels = to_int(g.out_channels, op, "Cout");
+  p.kernel_h = to_int(g.kernel_h, op, "kh");
+  p.kernel_w = to_int(g.kernel_w, op, "kw");
+  p.out_height = to_int(g.out_h, op, "Ho");
+  p.out_width = to_int(g.out_w, op, "Wo");
+  p.stride_h = p.stride_w = to_int(g.stride, op, "stride");
+  p.pad_h = to_int(g.pad_h, op, "padding");
+  p.pad_w = to_int(g.pad_w, op, "padding");
+  p.dilation_h = p.dilation_w = to_int(g.dilation, op, "dilation");
+}
+
+}  // namespace
+
+void run(const ops::Conv2dArgs& a) {
+  const char* op = "conv2d";
+  const GemmContext gemm = gemm_context(op);
   with_dtype(a.x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     kernels::Conv2dParams<T> p;
@@ -21,34 +49,19 @@ void run(const ops::Conv2dArgs& a) {
     p.weight = device_ptr<T>(a.weight);
     p.bias = device_ptr<T>(a.bias);
     p.output = device_ptr<T>(a.out);
-    p.batch = to_int(g.batch, op, "N");
-    p.in_channels = to_int(g.in_channels, op, "Cin");
-    p.height = to_int(g.height, op, "H");
-    p.width = to_int(g.width, op, "W");
-    p.out_channels = to_int(g.out_channels, op, "Cout");
-    p.kernel_h = to_int(g.kernel_h, op, "kh");
-    p.kernel_w = to_int(g.kernel_w, op, "kw");
-    p.out_height = to_int(g.out_h, op, "Ho");
-    p.out_width = to_int(g.out_w, op, "Wo");
-    p.stride_h = p.stride_w = to_int(g.stride, op, "stride");
-    p.pad_h = to_int(g.pad_h, op, "padding");
-    p.pad_w = to_int(g.pad_w, op, "padding");
-    p.dilation_h = p.dilation_w = to_int(g.dilation, op, "dilation");
+    set_geometry(p, a.g, op);
     p.activation = a.activation;
     p.leaky_slope = kLeakySlope;
     const size_t bytes = kernels::conv2d_workspace_bytes(p);  // 0 for a pointwise conv
     const std::shared_ptr<void> workspace = bytes ? allocate(bytes) : nullptr;  // freed stream-ordered after the launch
     p.workspace = static_cast<T*>(workspace.get());
-    check_launch(kernels::conv2d(p, kernels::GemmContext{e.blas, current_stream()}), op);
+    check_launch(kernels::conv2d(p, gemm), op);
   });
 }
 
 void run(const ops::DeformConv2dArgs& a) {
   const char* op = "deform_conv2d";
-  const Execution& e = current_execution();
-  VR_CHECK(e.blas != nullptr, op, ": no cuBLAS handle in the current execution (run CUDA ops through a Model "
-                                  "loaded on cuda)");
-  const ops::ConvGeometry& g = a.g;
+  const GemmContext gemm = gemm_context(op);
   with_dtype(a.x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     kernels::DeformConv2dParams<T> p;
@@ -58,26 +71,14 @@ void run(const ops::DeformConv2dArgs& a) {
     p.weight = device_ptr<T>(a.weight);
     p.bias = device_ptr<T>(a.bias);
     p.output = device_ptr<T>(a.out);
-    p.batch = to_int(g.batch, op, "N");
-    p.in_channels = to_int(g.in_channels, op, "Cin");
-    p.height = to_int(g.height, op, "H");
-    p.width = to_int(g.width, op, "W");
-    p.out_channels = to_int(g.out_channels, op, "Cout");
-    p.kernel_h = to_int(g.kernel_h, op, "kh");
-    p.kernel_w = to_int(g.kernel_w, op, "kw");
-    p.out_height = to_int(g.out_h, op, "Ho");
-    p.out_width = to_int(g.out_w, op, "Wo");
-    p.stride_h = p.stride_w = to_int(g.stride, op, "stride");
-    p.pad_h = to_int(g.pad_h, op, "padding");
-    p.pad_w = to_int(g.pad_w, op, "padding");
-    p.dilation_h = p.dilation_w = to_int(g.dilation, op, "dilation");
+    set_geometry(p, a.g, op);
     p.deformable_groups = to_int(a.groups, op, "the deformable groups");
     p.activation = a.activation;
     p.leaky_slope = kLeakySlope;
     const size_t bytes = kernels::deform_conv2d_workspace_bytes(p);
     const std::shared_ptr<void> workspace = allocate(bytes);  // freed stream-ordered after the launch
     p.workspace = static_cast<T*>(workspace.get());
-    check_launch(kernels::deform_conv2d(p, kernels::GemmContext{e.blas, current_stream()}), op);
+    check_launch(kernels::deform_conv2d(p, gemm), op);
   });
 }
 

@@ -12,6 +12,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace vrestore::kernel_test {
@@ -79,6 +80,22 @@ inline std::vector<float> to_float(const std::vector<float>& v) { return v; }
 // the same fp16-rounded inputs.
 constexpr double kF32Atol = 1e-5, kF32Rtol = 1e-4;
 constexpr double kF16Atol = 1e-3, kF16Rtol = 1e-2;
+
+// Per element type T (float or __half): the stored values, what the CPU reference is given (the
+// values T storage holds), and the tolerance class.
+template <class T>
+std::vector<T> storage(const std::vector<float>& v) {
+  if constexpr (std::is_same_v<T, float>) return v;
+  else return to_half(v);
+}
+template <class T>
+std::vector<float> as_stored(const std::vector<float>& v) {
+  return to_float(storage<T>(v));
+}
+template <class T>
+constexpr double atol() { return std::is_same_v<T, float> ? kF32Atol : kF16Atol; }
+template <class T>
+constexpr double rtol() { return std::is_same_v<T, float> ? kF32Rtol : kF16Rtol; }
 
 struct Comparison {
   size_t failures = 0;

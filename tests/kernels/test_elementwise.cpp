@@ -19,19 +19,6 @@ namespace {
 // Element counts around the packs (4 floats, 8 halves) and the 256-thread block.
 constexpr int64_t kCounts[] = {1, 3, 8, 13, 256, 1000, 2053};
 
-template <class T>
-std::vector<T> storage(const std::vector<float>& v) {
-  if constexpr (std::is_same_v<T, float>) return v;
-  else return to_half(v);
-}
-template <class T>
-std::vector<float> as_stored(const std::vector<float>& v) {
-  return to_float(storage<T>(v));
-}
-template <class T>
-constexpr double atol() { return std::is_same_v<T, float> ? kF32Atol : kF16Atol; }
-template <class T>
-constexpr double rtol() { return std::is_same_v<T, float> ? kF32Rtol : kF16Rtol; }
 
 // A device copy of `host` starting `shift` elements into its allocation (shift 1: misaligned).
 template <class T>

@@ -15,20 +15,6 @@ using namespace vrestore::kernel_test;
 namespace {
 
 template <class T>
-std::vector<T> storage(const std::vector<float>& v) {
-  if constexpr (std::is_same_v<T, float>) return v;
-  else return to_half(v);
-}
-// The values T storage holds: what the CPU reference is given.
-template <class T>
-std::vector<float> as_stored(const std::vector<float>& v) {
-  return to_float(storage<T>(v));
-}
-template <class T>
-constexpr double atol() { return std::is_same_v<T, float> ? kF32Atol : kF16Atol; }
-template <class T>
-constexpr double rtol() { return std::is_same_v<T, float> ? kF32Rtol : kF16Rtol; }
-template <class T>
 const char* dtype_label() { return std::is_same_v<T, float> ? "f32" : "f16"; }
 
 template <class T>
