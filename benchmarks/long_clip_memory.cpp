@@ -136,6 +136,10 @@ int run(int argc, char** argv) {
               options.independent_chunks ? 1 : 0);
   std::printf("rss after load %.1f MiB, peak rss %.1f MiB, %.3f s total, %.4f s/frame (checksum %.6g)\n", rss_loaded,
               peak_rss_mib(), seconds, seconds / static_cast<double>(frames), checksum);
+  const vrestore::HostMemoryStats host = model.host_memory();
+  std::printf("host pool: peak tensors %.1f MiB, peak with kept blocks %.1f MiB, kept after the call %.1f MiB\n",
+              static_cast<double>(host.peak_bytes) / 1048576.0,
+              static_cast<double>(host.peak_reserved_bytes) / 1048576.0, static_cast<double>(host.pool_bytes) / 1048576.0);
   // One machine-readable line for long_clip_memory.sh.
   std::printf("RESULT frames=%lld peak_rss_mib=%.1f rss_after_load_mib=%.1f sec_per_frame=%.5f\n",
               static_cast<long long>(frames), peak_rss_mib(), rss_loaded, seconds / static_cast<double>(frames));

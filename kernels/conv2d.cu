@@ -44,10 +44,11 @@ cudaError_t run_conv2d(const Conv2dParams<T>& p, const GemmContext& ctx) {
                                image_out + begin, out_plane);
           e != cudaSuccess)
         return e;
-      if (!p.bias && p.activation == Activation::None) continue;
+      if (!p.bias && !p.residual && p.activation == Activation::None) continue;
       BiasActivationParams<T> epilogue;
       epilogue.data = image_out + begin;
       epilogue.bias = p.bias;
+      epilogue.residual = p.residual ? p.residual + (image_out - p.output) + begin : nullptr;
       epilogue.batch = 1;
       epilogue.channels = p.out_channels;
       epilogue.plane = count;

@@ -6,7 +6,8 @@
 //   1. im2col: the column tile (Cin*kh*kw, chunk) of input samples (0 outside the image);
 //   2. output[n][:, chunk] (Cout, chunk) = weight (Cout, Cin*kh*kw) · tile, through the gemm seam
 //      (ldc = Ho*Wo, so the GEMM writes straight into the output);
-//   3. bias + activation on that output chunk while it is still in L2.
+//   3. bias + activation (+ the residual of a residual block) on that output chunk while it is
+//      still in L2.
 // A pointwise conv (1x1, stride 1, no padding) needs no tile: the GEMM reads the input plane
 // directly (ldb = H*W), and the workspace is empty.
 // The tile is sized to ~16 MiB so it stays in the L2 of an A100/H100/H200, and never exceeds
@@ -31,6 +32,7 @@ struct Conv2dParams {
   const T* input = nullptr;   // (N, Cin, H, W)
   const T* weight = nullptr;  // (Cout, Cin, kh, kw)
   const T* bias = nullptr;    // (Cout) or nullptr
+  const T* residual = nullptr;  // (N, Cout, Ho, Wo) added after the activation, or nullptr
   T* output = nullptr;        // (N, Cout, Ho, Wo)
   T* workspace = nullptr;     // conv2d_workspace_bytes(*this) bytes (nullptr when that is 0)
   int batch = 0, in_channels = 0, height = 0, width = 0;

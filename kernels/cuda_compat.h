@@ -13,6 +13,9 @@
 
 #define KLAUNCH(kernel, grid, block, smem, stream, ...) \
   kernel<<<(grid), (block), (smem), (stream)>>>(__VA_ARGS__)
+// Full unrolling where registers must hold an array (ptxas would otherwise spill it to the stack);
+// the host compiler of the emulated build has no such pragma, so there it is nothing.
+#define VR_UNROLL _Pragma("unroll")
 // One byte array shared by every kernel of a translation unit; 16-byte alignment covers float4.
 #define DYN_SHARED(T, name)                                     \
   extern __shared__ __align__(16) unsigned char vrestore_dynamic_smem[]; \
@@ -24,6 +27,7 @@
 
 #define KLAUNCH(kernel, grid, block, smem, stream, ...) \
   ::cuemu::launch(#kernel, kernel, (grid), (block), (smem), (stream), __VA_ARGS__)
+#define VR_UNROLL
 #define DYN_SHARED(T, name) T* name = static_cast<T*>(::cuemu::detail::dynamic_shared())
 
 #endif

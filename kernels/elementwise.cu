@@ -94,6 +94,16 @@ cudaError_t scale(const ScaleParams<float>& p, cudaStream_t stream) {
 cudaError_t scale(const ScaleParams<__half>& p, cudaStream_t stream) {
   return launch_elementwise(p.data, static_cast<const __half*>(nullptr), p.count, ScaleOp{p.scale}, stream);
 }
+cudaError_t cast(const CastParams<float, __half>& p, cudaStream_t stream) {
+  if (p.count == 0) return cudaSuccess;
+  KLAUNCH((cast_kernel<float, __half>), grid_for(p.count, 0), dim3(kThreads), 0, stream, p.input, p.output, p.count);
+  return cudaGetLastError();
+}
+cudaError_t cast(const CastParams<__half, float>& p, cudaStream_t stream) {
+  if (p.count == 0) return cudaSuccess;
+  KLAUNCH((cast_kernel<__half, float>), grid_for(p.count, 0), dim3(kThreads), 0, stream, p.input, p.output, p.count);
+  return cudaGetLastError();
+}
 cudaError_t concat(const ConcatParams<float>& p, cudaStream_t stream) { return launch_concat(p, stream); }
 cudaError_t concat(const ConcatParams<__half>& p, cudaStream_t stream) { return launch_concat(p, stream); }
 

@@ -45,6 +45,15 @@ __global__ void elementwise_kernel(T* x, const T* other, int64_t count, Op op) {
   if (tail < count) x[tail] = from_float<T>(op(to_float(x[tail]), other ? to_float(other[tail]) : 0.0f));
 }
 
+// output[i] = input[i] in the other precision, grid-stride (the two arrays differ in element size,
+// so one element per step: the loads and stores are still coalesced).
+template <class From, class To>
+__global__ void cast_kernel(const From* input, To* output, int64_t count) {
+  const int64_t stride = int64_t(gridDim.x) * blockDim.x;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += stride)
+    output[i] = from_float<To>(to_float(input[i]));
+}
+
 template <class T>
 struct ConcatLaunch {
   const T* parts[kConcatPartsPerLaunch];

@@ -46,6 +46,18 @@ struct ScaleParams {
 cudaError_t scale(const ScaleParams<float>& p, cudaStream_t stream);
 cudaError_t scale(const ScaleParams<__half>& p, cudaStream_t stream);
 
+// output[i] = input[i] converted between f32 and f16 (round to nearest even), i < count: the
+// precision changes of mixed-precision models (f16 features into the f32 offset convs, f32
+// images into f16 feature convs).
+template <class From, class To>
+struct CastParams {
+  const From* input = nullptr;
+  To* output = nullptr;
+  int64_t count = 0;
+};
+cudaError_t cast(const CastParams<float, __half>& p, cudaStream_t stream);
+cudaError_t cast(const CastParams<__half, float>& p, cudaStream_t stream);
+
 // output (N, sum Ci, plane) = the parts (N, Ci, plane) one after another along dimension 1.
 // `parts` and `part_channels` are host arrays of num_parts entries (device pointers / channel
 // counts); the launcher copies them into the kernel's arguments, kConcatPartsPerLaunch at a time.

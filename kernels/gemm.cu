@@ -9,6 +9,25 @@ namespace vrestore::kernels {
 // transpose with the same ld, so both functions compute C^T (n, m) = B^T (n, k) · A^T (k, m) with
 // the operands swapped and no transposes.
 
+cudaError_t create_blas_handle(void** handle, int device_index) {
+  *handle = nullptr;
+  cudaError_t err = cudaSetDevice(device_index);
+  if (err != cudaSuccess) return err;
+  cublasHandle_t h = nullptr;
+  if (cublasCreate(&h) != CUBLAS_STATUS_SUCCESS) return cudaErrorUnknown;
+  // Stated rather than assumed: the default math mode never rounds fp32 operands to TF32.
+  if (cublasSetMathMode(h, CUBLAS_DEFAULT_MATH) != CUBLAS_STATUS_SUCCESS) {
+    cublasDestroy(h);
+    return cudaErrorUnknown;
+  }
+  *handle = h;
+  return cudaSuccess;
+}
+
+void destroy_blas_handle(void* handle) {
+  if (handle) cublasDestroy(static_cast<cublasHandle_t>(handle));
+}
+
 cudaError_t gemm_f32(const GemmContext& ctx, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
                      const float* b, int64_t ldb, float* c, int64_t ldc) {
   auto handle = static_cast<cublasHandle_t>(ctx.blas);

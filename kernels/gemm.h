@@ -29,6 +29,12 @@ cudaError_t gemm_f32(const GemmContext& ctx, int64_t m, int64_t n, int64_t k, co
 cudaError_t gemm_f16(const GemmContext& ctx, int64_t m, int64_t n, int64_t k, const __half* a, int64_t lda,
                      const __half* b, int64_t ldb, __half* c, int64_t ldc);
 
+// The library handle the two functions above take as GemmContext::blas, for CUDA device
+// `device_index`: cuBLAS with its default math mode (full fp32: no TF32; fp16 operands still use
+// the tensor cores with fp32 accumulation). The emulated build returns a dummy handle.
+cudaError_t create_blas_handle(void** handle, int device_index);
+void destroy_blas_handle(void* handle);
+
 // Densely packed operands (lda = k, ldb = ldc = n).
 inline cudaError_t gemm_f32(const GemmContext& ctx, int64_t m, int64_t n, int64_t k, const float* a, const float* b,
                             float* c) {

@@ -16,6 +16,9 @@ ARCHS="${ARCHS:-80 90}"
 DEFAULT_REGISTER_BUDGET="${REGISTER_BUDGET:-128}"
 declare -A KERNEL_BUDGETS=(
   # [kernel_name]=registers   # why
+  # One thread per query holds q and its output accumulator (2 x head dim floats, up to 64) plus a
+  # 16-key score tile in registers; blocks have 64 threads, so 224 x 64 still fits 4 blocks per SM.
+  [window_attention_kernel]=224
 )
 
 if [[ ! -x "$NVCC" ]]; then

@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(cmake ninja-build g++ nlohmann-json3-dev catch2 libbenchmark-dev
           python3-numpy python3-torch python3-torchvision
           # video/PNG I/O of the CLI (src/io); ffmpeg and opencv-doc's clips are used by its tests
-          libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libpng-dev pkg-config
+          libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev libpng-dev pkg-config
           ffmpeg opencv-doc)
 missing=()
 for p in "${packages[@]}"; do

@@ -14,8 +14,9 @@ cd "$root/build"
 ctest --output-on-failure -j 2
 
 # A second, small build with CUDA off: the library in the other link mode (static <-> shared) with
-# the installed-package test against it, and the emulated CUDA kernel tests under ASan + UBSan
-# (cmake/kernels.cmake; they need the CUDA toolkit's headers only).
+# the installed-package test against it, and the emulated CUDA backend's kernel tests and op
+# harness under ASan + UBSan (cmake/emulated.cmake, cmake/kernels.cmake; they need the CUDA
+# toolkit's headers only).
 extra=$root/build-ci-extra
 main_shared=$(sed -n 's/^BUILD_SHARED_LIBS:BOOL=//p' "$root/build/CMakeCache.txt")
 case "$main_shared" in ON|on|1|TRUE|true) other_shared=OFF ;; *) other_shared=ON ;; esac
@@ -23,13 +24,15 @@ cmake -S "$root" -B "$extra" -G Ninja -DCMAKE_BUILD_TYPE=Release -DVRESTORE_CUDA
   -DBUILD_SHARED_LIBS=$other_shared -DVRESTORE_BUILD_EXAMPLES=OFF -DVRESTORE_KERNEL_TESTS_ASAN=ON \
   > "$extra-configure.log" || { cat "$extra-configure.log"; exit 1; }
 targets=(vrestore)
-if grep -q "^build vrestore_kernel_tests:" "$extra/build.ninja"; then targets+=(vrestore_kernel_tests); fi
+if grep -q "^build vrestore_kernel_tests:" "$extra/build.ninja"; then
+  targets+=(vrestore_kernel_tests vrestore_emulated_op_tests)
+fi
 cmake --build "$extra" -j "$(nproc)" --target "${targets[@]}"
 bash "$root/tests/consumer_test.sh" "$root" "$extra" "$root/build/test_scratch/weights/edvr_x4_tsa.safetensors" \
   /usr/bin/python3 > "$extra/consumer.log" 2>&1 || { cat "$extra/consumer.log"; exit 1; }
 echo "installed-package test, BUILD_SHARED_LIBS=$other_shared: passed"
 if [ ${#targets[@]} -gt 1 ]; then
-  (cd "$extra" && ctest --output-on-failure -j 2 -L kernels)
+  (cd "$extra" && ctest --output-on-failure -j 2 -L "kernels|cuda")
 else
   echo "kernel tests under ASan + UBSan skipped: no CUDA toolkit headers"
 fi

@@ -363,7 +363,14 @@ TEST_CASE("C API: load options, their checks and the struct_size rule", "[stream
 
   o.precision = VRESTORE_PRECISION_F16;
   CHECK(vrestore_model_load_with_options(path.c_str(), &o, &m) == VRESTORE_ERROR_UNSUPPORTED);
-  CHECK_THAT(std::string(vrestore_last_error()), Contains("precision f16 is not available"));
+  CHECK_THAT(std::string(vrestore_last_error()), Contains("precision f16 runs on cuda only"));
+  CHECK(m == nullptr);
+
+  vrestore_load_options_init(&o);
+  int engine_stream = 0;
+  o.cuda_stream = &engine_stream;  // a stream is meaningless for a CPU model
+  CHECK(vrestore_model_load_with_options(path.c_str(), &o, &m) == VRESTORE_ERROR);
+  CHECK_THAT(std::string(vrestore_last_error()), Contains("cuda_stream is set for a model on the CPU"));
   CHECK(m == nullptr);
 
   vrestore_load_options_init(&o);

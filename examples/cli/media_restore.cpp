@@ -1,6 +1,7 @@
 // restore of a video file or PNG folder: frames stream from the reader through the model into
 // the writer; memory is bounded by the model's window (or chunk + look-ahead), not the clip.
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <limits>
@@ -9,6 +10,7 @@
 #include "cli/commands.h"
 #include "cli/interrupt.h"
 #include "cli/progress.h"
+#include "cli/run_stats.h"
 #include "cli/streaming_source.h"
 #include "core/check.h"
 #include "core/checked_math.h"
@@ -28,6 +30,27 @@ int64_t ring_capacity(const ModelInfo& info, const RestoreOptions& options, int6
                            ? std::numeric_limits<int64_t>::max()
                            : options.chunk_frames + lookahead;
   return std::min(span, total);
+}
+
+// The rule of `restore`: a video input whose frames are evenly spaced at its frame rate (within
+// half an interval) is written at that constant rate; one with gaps or uneven spacing (opencv's
+// tree.avi: 68 frames over 444 ticks) keeps each frame's timestamp. PNG folders have none.
+bool evenly_spaced(const std::vector<int64_t>& timestamps, io::Rational time_base, io::Rational rate) {
+  const double tick_s = static_cast<double>(time_base.num) / time_base.den;
+  const double interval_s = 1.0 / rate.value();
+  for (size_t i = 0; i < timestamps.size(); ++i)
+    if (std::abs(static_cast<double>(timestamps[i]) * tick_s - static_cast<double>(i) * interval_s) > 0.5 * interval_s)
+      return false;
+  return true;
+}
+
+// The display matrix for frames `scale` times larger: its translation (pixels, 16.16) scales too.
+io::DisplayMatrix scaled_display_matrix(io::DisplayMatrix m, int scale) {
+  if (m.size() == 9)
+    for (int i : {6, 7})
+      m[i] = static_cast<int32_t>(std::clamp<int64_t>(int64_t{m[i]} * scale, std::numeric_limits<int32_t>::min(),
+                                                      std::numeric_limits<int32_t>::max()));
+  return m;
 }
 
 std::string rate_text(io::Rational r) {
@@ -78,6 +101,7 @@ int restore_media(const RestoreRequest& r, const Options& opts) {
   io::check_output_is_not_input(r.input, r.output);
   io::check_output_is_not_input(r.weights, r.output);
   if (!video_out) check_png_output_is_new_or_empty(r.output);
+  if (r.quiet) io::silence_ffmpeg_log();
   Model model = load_model_for(r);
   const ModelInfo& info = model.info();
 
@@ -97,6 +121,9 @@ int restore_media(const RestoreRequest& r, const Options& opts) {
   wo.crf = crf;
   wo.audio_from = video_in ? r.input : "";
   wo.png_bit_depth = reader->bit_depth() == 16 ? 16 : 8;
+  wo.display_matrix = scaled_display_matrix(reader->display_matrix(), info.scale);
+  wo.quiet = r.quiet;
+  const io::Rational input_time_base = reader->time_base();
 
   std::error_code ec;
   const bool output_existed = fs::exists(r.output, ec);
@@ -105,8 +132,9 @@ int restore_media(const RestoreRequest& r, const Options& opts) {
   // A second Ctrl-C exits from the signal handler, past abort(): it unlinks this file itself.
   set_interrupt_cleanup_path(writer->temp_path());
   int64_t total = 0;
+  std::vector<int64_t> timestamps;
   try {
-    total = count_frames(*reader, interrupted);
+    total = count_frames(*reader, interrupted, &timestamps);
     VR_CHECK(total > 0, "input '", r.input, "': holds no frames");
   } catch (const Error&) {
     writer->abort();
@@ -115,14 +143,28 @@ int restore_media(const RestoreRequest& r, const Options& opts) {
     throw;
   }
   reader.reset();  // the streaming source opens its own
+  // The timing is known only now; the encoder's time base is fixed when it opens, so a writer for
+  // uneven timestamps replaces the constant-rate one (nothing was written to it yet).
+  const bool keep_timestamps = video_out && !timestamps.empty() && static_cast<int64_t>(timestamps.size()) == total &&
+                               !evenly_spaced(timestamps, input_time_base, wo.frame_rate);
+  if (keep_timestamps) {
+    set_interrupt_cleanup_path("");
+    writer->abort();
+    wo.time_base = input_time_base;
+    writer = io::open_writer(r.output, wo);
+    set_interrupt_cleanup_path(writer->temp_path());
+  } else {
+    timestamps.clear();
+  }
 
   if (!r.quiet)
     std::fprintf(stderr, "vrestore: %s x%d%s ('%s') on %s; '%s' %dx%d, %lld frames at %s -> '%s' %dx%d%s\n",
                  info.arch.c_str(), info.scale, r.default_model ? ", the default model" : "", r.weights.c_str(),
-                 r.device == Device::CPU ? "cpu" : "cuda", r.input.c_str(), wo.width / info.scale,
-                 wo.height / info.scale, static_cast<long long>(total), rate_text(wo.frame_rate).c_str(),
+                 describe(r.model_options).c_str(), r.input.c_str(), wo.width / info.scale,
+                 wo.height / info.scale, static_cast<long long>(total),
+                 (rate_text(wo.frame_rate) + (keep_timestamps ? ", uneven timestamps kept" : "")).c_str(),
                  r.output.c_str(), wo.width, wo.height,
-                 video_out ? (", " + (wo.codec.empty() ? io::default_video_codec() : wo.codec)).c_str()
+                 video_out ? (", " + (wo.codec.empty() ? io::default_video_codec(r.output) : wo.codec)).c_str()
                            : concat(", PNG ", wo.png_bit_depth, "-bit").c_str());
 
   StreamingSource source(r.input, reader_options, total, ring_capacity(info, r.options, total));
@@ -133,7 +175,14 @@ int restore_media(const RestoreRequest& r, const Options& opts) {
     return !interrupted();
   };
   try {
-    model.restore(source.source(), [&](int64_t, const Tensor& frame) { writer->write(frame); }, options);
+    model.restore(
+        source.source(),
+        [&](int64_t index, const Tensor& frame) {
+          if (keep_timestamps) writer->set_timestamp(timestamps[static_cast<size_t>(index)]);
+          const DeferSecondInterrupt complete_the_frame;  // a PNG frame is never left half-written
+          writer->write(frame);
+        },
+        options);
   } catch (const Error&) {
     bar.finish();
     if (interrupted()) return finish_interrupted(*writer, total, r.output, output_existed);
@@ -152,6 +201,7 @@ int restore_media(const RestoreRequest& r, const Options& opts) {
                                            static_cast<long long>(source.reopens()));
     std::fputc('\n', stderr);
   }
+  if (r.stats) print_stats(total, bar.elapsed_seconds(), model);
   return 0;
 }
 

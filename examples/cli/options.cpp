@@ -79,11 +79,26 @@ int64_t parse_int(const std::string& what, const std::string& text, int64_t min,
   return v;
 }
 
-Device parse_device(const Options& opts) {
+ModelOptions parse_model_options(const Options& opts) {
+  ModelOptions m;
   const std::string device = opts.get("device", "cpu");
-  if (device == "cpu") return Device::CPU;
-  if (device == "cuda") return Device::CUDA;
-  throw UsageError("--device must be cpu or cuda, got '" + device + "'");
+  if (device == "cuda") m.device = Device::CUDA;
+  else if (device != "cpu") throw UsageError("--device must be cpu or cuda, got '" + device + "'");
+  const std::string precision = opts.get("precision", "f32");
+  if (precision == "f16") m.precision = DType::F16;
+  else if (precision != "f32") throw UsageError("--precision must be f32 or f16, got '" + precision + "'");
+  if (m.device == Device::CPU && m.precision == DType::F16)
+    throw UsageError("--precision f16 needs --device cuda (the CPU backend computes in f32)", false);
+  if (opts.has("device-index")) {
+    if (m.device != Device::CUDA) throw UsageError("--device-index applies to --device cuda only", false);
+    m.device_index = static_cast<int>(opts.integer("device-index", 0, 0, 1023));
+  }
+  return m;
+}
+
+std::string describe(const ModelOptions& m) {
+  if (m.device == Device::CPU) return "cpu";
+  return concat("cuda:", m.device_index, m.precision == DType::F16 ? " f16" : " f32");
 }
 
 void apply_threads(const Options& opts) {

@@ -13,9 +13,13 @@
 
 namespace vrestore::cli {
 
-// A mistake in the command line: printed with the usage text, exit code 2.
+// A mistake in the command line: exit code 2, printed with the usage text unless `show_usage` is
+// false (options that are each valid but conflict, e.g. --precision f16 with --device cpu: the
+// one line says everything).
 struct UsageError : std::runtime_error {
-  using std::runtime_error::runtime_error;
+  explicit UsageError(const std::string& message, bool show_usage = true)
+      : std::runtime_error(message), show_usage(show_usage) {}
+  bool show_usage;
 };
 
 // One accepted option: --name, optionally also -short and --alias; `values` is 0 for a flag,
@@ -53,8 +57,12 @@ class Options {
 // A decimal integer in [min, max], exactly (no spaces, no '+', no trailing characters).
 int64_t parse_int(const std::string& what, const std::string& text, int64_t min, int64_t max);
 
-// --device cpu|cuda (default cpu).
-Device parse_device(const Options& opts);
+// --device cpu|cuda (default cpu), --precision f32|f16 (default f32), --device-index N (default 0).
+// --precision f16 with --device cpu is a one-line UsageError (the CPU backend computes in f32);
+// whether CUDA is present is for Model::load to say.
+ModelOptions parse_model_options(const Options& opts);
+// "cpu" / "cuda:0 f16" for messages.
+std::string describe(const ModelOptions& options);
 
 // --threads N applied to the library (when given).
 void apply_threads(const Options& opts);

@@ -9,11 +9,7 @@ RestoreRequest parse_restore_request(const Options& opts) {
   RestoreRequest r;
   r.input = opts.required("input");
   r.output = opts.required("output");
-  r.device = parse_device(opts);
-  const std::string precision = opts.get("precision", "f32");
-  if (precision != "f32" && precision != "f16")
-    throw UsageError("--precision must be f32 or f16, got '" + precision + "'");
-  r.half_precision = precision == "f16";
+  r.model_options = parse_model_options(opts);
   r.scale = static_cast<int>(opts.integer("scale", 0, 1, 16));
   if (opts.has("tile")) {
     const auto& hw = opts.all("tile");
@@ -25,6 +21,8 @@ RestoreRequest parse_restore_request(const Options& opts) {
     r.tile_overlap = static_cast<int>(opts.integer("tile-overlap", 0, 0, 1 << 20));
   }
   r.quiet = opts.has("quiet");
+  r.stats = opts.has("stats");
+  r.chunking_given = opts.has("chunk-frames") || opts.has("lookahead-frames") || opts.has("independent-chunks");
   r.options.chunk_frames = opts.integer("chunk-frames", r.options.chunk_frames, 1);
   r.options.lookahead_frames = opts.integer("lookahead-frames", r.options.lookahead_frames, 0);
   r.options.independent_chunks = opts.integer("independent-chunks", 0, 0, 1) != 0;
@@ -35,13 +33,8 @@ RestoreRequest parse_restore_request(const Options& opts) {
 }
 
 Model load_model_for(const RestoreRequest& r) {
-  // The CPU backend computes in f32 only; say so before spending time on loading.
-  if (r.half_precision && r.device == Device::CPU)
-    throw Error("--precision f16 needs --device cuda (the CPU backend computes in f32)");
-  Model model = Model::load(r.weights, r.device);
+  Model model = Model::load(r.weights, r.model_options);
   const ModelInfo& info = model.info();
-  if (r.half_precision)
-    throw Error(concat("--precision f16: ", info.arch, " runs in f32 only in this build"));
   if (r.scale != 0 && r.scale != info.scale)
     throw Error(concat("model '", r.weights, "' (", info.arch, ") restores at scale ", info.scale, ", --scale ", r.scale,
                        " was asked"));
@@ -50,6 +43,12 @@ Model load_model_for(const RestoreRequest& r) {
   if (r.tile_h > 0)
     throw Error(concat("--tile: spatial tiling is not supported for ", info.arch,
                        " yet; omit --tile to restore whole frames"));
+  // A sliding-window model restores each frame from its own window: chunking would do nothing,
+  // and a user who set it to bound memory should know.
+  if (r.chunking_given && !info.recurrent)
+    throw Error(concat("--chunk, --lookahead and --independent-chunks apply to recurrent models (BasicVSR, "
+                       "RealBasicVSR) only; ", info.arch, " restores each frame from a window of ", info.num_frames,
+                       " frames: omit them"));
   return model;
 }
 

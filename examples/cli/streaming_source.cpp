@@ -55,11 +55,14 @@ FrameSource StreamingSource::source() {
   return FrameSource{num_frames_, [this](int64_t i) { return frame(i); }};
 }
 
-int64_t count_frames(io::FrameReader& reader, const std::function<bool()>& should_stop) {
+int64_t count_frames(io::FrameReader& reader, const std::function<bool()>& should_stop,
+                     std::vector<int64_t>* timestamps) {
   if (reader.num_frames_exact()) return reader.num_frames();
   std::vector<uint8_t> scratch;
-  while (reader.read_rgb8(scratch))
+  while (reader.read_rgb8(scratch)) {
+    if (timestamps) timestamps->push_back(reader.timestamp());
     if (should_stop && should_stop()) fail("cancelled while counting the frames of '", reader.path(), "'");
+  }
   return reader.frames_read();
 }
 

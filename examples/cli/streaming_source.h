@@ -54,7 +54,10 @@ class StreamingSource {
 // The exact number of frames of a video file or PNG folder. A PNG folder knows it; a video is
 // decoded once to the end (container headers may state no count or a wrong one), which also
 // finds a truncated or damaged stream before any restoration work. `should_stop` is polled per
-// frame: when it returns true, counting throws "cancelled".
-int64_t count_frames(io::FrameReader& reader, const std::function<bool()>& should_stop);
+// frame: when it returns true, counting throws "cancelled". `timestamps`, when given, receives each
+// frame's FrameReader::timestamp() (a video's; left empty for a PNG folder, which is not decoded):
+// 8 bytes a frame.
+int64_t count_frames(io::FrameReader& reader, const std::function<bool()>& should_stop,
+                     std::vector<int64_t>* timestamps = nullptr);
 
 }  // namespace vrestore::cli

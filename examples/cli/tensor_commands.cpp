@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "cli/interrupt.h"
 #include "cli/progress.h"
+#include "cli/run_stats.h"
 #include "core/check.h"
 #include "core/checked_math.h"
 #include "weights/safetensors.h"
@@ -46,16 +47,26 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 int cmd_run(const Options& opts) {
   apply_threads(opts);
   const std::string weights = opts.required("weights"), input = opts.required("input"), output = opts.required("output");
+  const ModelOptions model_options = parse_model_options(opts);
   check_output_is_not_an_input(output, weights, input);
-  Model model = Model::load(weights, parse_device(opts));
+  Model model = Model::load(weights, model_options);
   Tensor x = read_tensor(input, "input");
   auto t0 = std::chrono::steady_clock::now();
   ForwardOptions forward_options;
   forward_options.allow_non_finite_input = opts.has("allow-non-finite");
   Tensor y = model.forward(x, forward_options);
-  std::fprintf(stderr, "%s: forward %s -> %s in %.3f s\n", model.info().arch.c_str(), x.shape_str().c_str(),
-               y.shape_str().c_str(), seconds_since(t0));
-  save_safetensors(output, {{"output", y}});
+  const double wall = seconds_since(t0);
+  std::fprintf(stderr, "%s: forward %s -> %s on %s in %.3f s\n", model.info().arch.c_str(), x.shape_str().c_str(),
+               y.shape_str().c_str(), describe(model_options).c_str(), wall);
+  {
+    // Ctrl-C during the save waits for it (a complete file, never a stray temporary one).
+    install_interrupt_handler();
+    const DeferSecondInterrupt complete_the_file;
+    save_safetensors(output, {{"output", y}});
+  }
+  // Output frames: every (3, H, W) image of the output, e.g. N for EDVR, N * T for BasicVSR.
+  const int64_t image = y.dim() >= 3 ? y.size(y.dim() - 1) * y.size(y.dim() - 2) * y.size(y.dim() - 3) : 0;
+  if (opts.has("stats")) print_stats(image > 0 ? y.numel() / image : 0, wall, model);
   return 0;
 }
 
@@ -100,7 +111,11 @@ int restore_tensor(const RestoreRequest& r, const Options&) {
     return kInterruptedExitCode;
   }
   bar.finish();
-  save_safetensors(r.output, {{"output", output}});
+  {
+    const DeferSecondInterrupt complete_the_file;  // its temporary file is never left behind
+    save_safetensors(r.output, {{"output", output}});
+  }
+  if (r.stats) print_stats(total, bar.elapsed_seconds(), model);
   return 0;
 }
 

@@ -41,6 +41,8 @@ class Tensor {
   static Tensor empty(const Shape& shape, DType dtype = DType::F32, Device device = Device::CPU);
   // Host float32 tensors.
   static Tensor zeros(const Shape& shape);
+  // Zeros of any dtype on any device (CUDA: set on the current stream).
+  static Tensor zeros(const Shape& shape, DType dtype, Device device);
   static Tensor full(const Shape& shape, float value);
   // Copies `shape`-many floats from `data`.
   static Tensor from_data(const Shape& shape, const float* data);

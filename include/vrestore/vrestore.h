@@ -109,16 +109,54 @@ struct RestoreOptions {
   int num_threads = 0;
 };
 
+// Where and how a model runs; fixed at load.
+struct ModelOptions {
+  Device device = Device::CPU;
+  // Element type of weights and features. F32: full fp32 (TF32 off on CUDA). F16 (CUDA only): fp16
+  // storage with fp32 accumulation; optical flows, deformable-conv offsets and masks stay f32.
+  DType precision = DType::F32;
+  // CUDA device ordinal (0 for the CPU).
+  int device_index = 0;
+  // CUDA only: the caller's cudaStream_t, as void* (this header includes no CUDA header). Every
+  // kernel and copy of this model is ordered on it, and forward/restore return without waiting for
+  // the device only when they return device tensors (see Model::forward). nullptr: the model creates
+  // its own stream. A caller's stream must outlive the model and every device tensor it returned.
+  void* stream = nullptr;
+};
+
+// Device memory of a CUDA model, in bytes (all zero on the CPU). Counts what the model allocates
+// through its stream-ordered pool: weights, activations, kernel workspaces and device tensors it
+// returned (until they are released); not cuBLAS's own workspace or the CUDA context.
+struct DeviceMemoryStats {
+  size_t weights_bytes = 0;  // uploaded once at load (converted to the model's precision)
+  size_t current_bytes = 0;  // held now
+  size_t peak_bytes = 0;     // the most held at once since load or reset_peak_device_memory()
+};
+
+// Host memory of a CPU model's calls, in bytes (all zero for a CUDA model). Counts the tensors the
+// model's calls allocate on the calling thread — weights (at load), activations, outputs — from the
+// model's host buffer pool; not kernels' small per-thread scratch, the C library's own overhead or
+// the caller's tensors. A peak covers the last call (or the calls running now, from the first).
+struct HostMemoryStats {
+  size_t current_bytes = 0;        // tensors alive now: the weights and any outputs the caller holds
+  size_t pool_bytes = 0;           // freed blocks the pool keeps for reuse now (0 between calls)
+  size_t peak_bytes = 0;           // the most tensor bytes alive at once (weights included)
+  size_t peak_reserved_bytes = 0;  // the most of alive tensors + kept blocks at once: the model's resident share
+};
+
 class Model {
  public:
-  // Loads a file written by weights_converter/convert.py. Only Device::CPU runs today;
-  // Device::CUDA throws unless a CUDA device is present.
+  // Loads a file written by weights_converter/convert.py to run as `options` say. Device::CUDA
+  // throws vrestore::Error (ErrorCode::Unsupported, one line saying why) when this build has no
+  // CUDA backend or no device is present; F16 on the CPU is an error too.
   // The file is memory-mapped only while load() runs: every weight is copied into the model's own
   // memory (the same resident size as keeping the mapping, as mapped pages count too) and the file
   // is closed before load() returns. A loaded model therefore never reads the file again, and
   // replacing, truncating or deleting it afterwards is safe; changing it in place *during* load()
   // is not (the read may see a mix of old and new bytes, or fail with SIGBUS if it is truncated).
   // Errors name the file, and for a bad config value the key, what was found and what was expected.
+  static Model load(const std::string& path, const ModelOptions& options);
+  // The same with default options on `device`.
   static Model load(const std::string& path, Device device = Device::CPU);
 
   Model(Model&&) noexcept;
@@ -126,16 +164,30 @@ class Model {
   ~Model();
 
   const ModelInfo& info() const;
+  const ModelOptions& options() const;
+  DeviceMemoryStats device_memory() const;
+  // A CPU model's host memory (HostMemoryStats); between calls the pool keeps nothing.
+  HostMemoryStats host_memory() const;
+  // Starts a new peak: peak_bytes becomes current_bytes.
+  void reset_peak_device_memory() const;
+  // Waits until the device has finished all work this model queued (on its stream); returns at once
+  // on the CPU. Needed only before reading device outputs from another stream or the host.
+  void synchronize() const;
 
   // The upstream module's forward, exactly: e.g. EDVR (N, T, 3, H, W) -> (N, 3, 4H, 4W) centre
   // frame. Inputs whose size the upstream module rejects are rejected here too, and so are
   // non-finite inputs unless options.allow_non_finite_input.
+  // Devices: the input may be on the CPU (f32) or, for a CUDA model, on its device (f32 or f16,
+  // e.g. an engine's buffer wrapped with Tensor::wrap); the output is on the input's device with
+  // the input's dtype. Device data never passes through the host. A device output is ready when its
+  // stream (ModelOptions::stream or the model's own) reaches this point; a host output is complete.
   Tensor forward(const Tensor& input) const;
   Tensor forward(const Tensor& input, const ForwardOptions& options) const;
 
   // Restores a whole clip, RGB in [0, 1]: one output frame per input frame, handed to `sink` in
   // order. Frames of any H, W are accepted (padded internally and cropped back). The source, sink
-  // and progress callbacks run on the calling thread.
+  // and progress callbacks run on the calling thread. Devices as for forward(): each output frame
+  // is on the device, and of the dtype, of the source's frames.
   void restore(const FrameSource& source, const FrameSink& sink, const RestoreOptions& options = {}) const;
   // The same for an in-memory clip (T, 3, H, W).
   void restore(const Tensor& clip, const FrameSink& sink, const RestoreOptions& options = {}) const;

@@ -55,6 +55,9 @@ typedef enum { VRESTORE_PIXEL_F32 = 0, VRESTORE_PIXEL_U8 = 1 } vrestore_pixel_ty
 /* A frame's memory order: PLANAR is (3, H, W), all R then all G then all B; INTERLEAVED is
  * (H, W, 3), R G B per pixel. Rows are top to bottom and packed (no padding between rows). */
 typedef enum { VRESTORE_LAYOUT_PLANAR = 0, VRESTORE_LAYOUT_INTERLEAVED = 1 } vrestore_layout;
+/* Where the pixel buffers of vrestore_restore_clip are: host memory, or the CUDA device the model
+ * was loaded on (device pointers, e.g. an engine's frames; they never pass through the host). */
+typedef enum { VRESTORE_MEMORY_HOST = 0, VRESTORE_MEMORY_DEVICE = 1 } vrestore_memory;
 
 /* Called after each output frame with (frames done, total); total is -1 in a stream (the length
  * is not known). Return 0 to cancel. Runs on the calling thread for vrestore_restore*, on the
@@ -75,6 +78,9 @@ typedef struct vrestore_load_options {
   vrestore_precision precision;   /* VRESTORE_PRECISION_F32 */
   int num_threads;                /* 0; CPU threads for this model's restorations and streams
                                      (0 = the process default: OMP_NUM_THREADS, else one per core) */
+  void* cuda_stream;              /* NULL; CUDA only: the caller's cudaStream_t, on which all of the
+                                     model's work is ordered (NULL: the model creates its own). It must
+                                     outlive the model. */
 } vrestore_load_options;
 
 void vrestore_load_options_init(vrestore_load_options* options);
@@ -87,6 +93,11 @@ vrestore_status vrestore_model_load_with_options(const char* path, const vrestor
 /* The same with default options on `device`. */
 vrestore_status vrestore_model_load(const char* path, vrestore_device device, vrestore_model** out);
 void vrestore_model_free(vrestore_model* model);
+
+/* Device memory of a CUDA model in bytes (all 0 on the CPU): weights uploaded at load, held now,
+ * and the most held at once since load. Any pointer may be NULL. */
+vrestore_status vrestore_model_device_memory(const vrestore_model* model, size_t* weights_bytes, size_t* current_bytes,
+                                             size_t* peak_bytes);
 
 /* Output size / input size (4 for x4 SR models, 1 for deblurring); 0 for a NULL model. */
 int vrestore_model_scale(const vrestore_model* model);
@@ -116,6 +127,10 @@ typedef struct vrestore_restore_options {
   /* Streams only: */
   int64_t input_queue_frames;     /* 2 (>= 0): frames accepted beyond those the model waits for */
   int64_t output_queue_frames;    /* 2 (>= 1): restored frames held for pull */
+  /* Clips only: */
+  vrestore_memory memory;         /* VRESTORE_MEMORY_HOST; VRESTORE_MEMORY_DEVICE: frames and out are
+                                     pointers on the model's CUDA device (VRESTORE_PIXEL_F32, planar
+                                     only); the call returns when out is written */
 } vrestore_restore_options;
 
 void vrestore_restore_options_init(vrestore_restore_options* options);

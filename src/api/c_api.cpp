@@ -9,6 +9,7 @@
 
 #include "core/check.h"
 #include "core/checked_math.h"
+#include "core/ops.h"
 #include "vrestore/stream.h"
 #include "vrestore/vrestore.h"
 
@@ -156,6 +157,7 @@ void from_tensor(const vrestore::Tensor& t, const PixelFormat& f, void* out) {
 // The C++ options for a restoration by `model` with the caller's options (already read).
 struct ResolvedOptions {
   PixelFormat format;
+  bool on_device = false;  // VRESTORE_MEMORY_DEVICE
   vrestore::StreamOptions stream;  // .restore: the RestoreOptions
 };
 
@@ -165,8 +167,18 @@ ResolvedOptions resolve(const vrestore_model& model, const vrestore_restore_opti
            " is neither VRESTORE_PIXEL_F32 (0) nor VRESTORE_PIXEL_U8 (1)");
   VR_CHECK(layout == VRESTORE_LAYOUT_PLANAR || layout == VRESTORE_LAYOUT_INTERLEAVED, where, ": layout ", layout,
            " is neither VRESTORE_LAYOUT_PLANAR (0) nor VRESTORE_LAYOUT_INTERLEAVED (1)");
+  const int memory = enum_value(o.memory);
+  VR_CHECK(memory == VRESTORE_MEMORY_HOST || memory == VRESTORE_MEMORY_DEVICE, where, ": memory ", memory,
+           " is neither VRESTORE_MEMORY_HOST (0) nor VRESTORE_MEMORY_DEVICE (1)");
   ResolvedOptions r;
   r.format = {pixel_type == VRESTORE_PIXEL_U8, layout == VRESTORE_LAYOUT_INTERLEAVED};
+  r.on_device = memory == VRESTORE_MEMORY_DEVICE;
+  if (r.on_device) {
+    VR_CHECK(model.model.options().device == vrestore::Device::CUDA, where,
+             ": memory is VRESTORE_MEMORY_DEVICE but the model runs on the CPU");
+    VR_CHECK(!r.format.u8 && !r.format.interleaved, where,
+             ": device buffers must be VRESTORE_PIXEL_F32 and VRESTORE_LAYOUT_PLANAR");
+  }
   vrestore::RestoreOptions& ro = r.stream.restore;
   ro.chunk_frames = o.chunk_frames;
   ro.lookahead_frames = o.lookahead_frames;
@@ -205,6 +217,24 @@ void restore_clip(const char* where, const vrestore_model& model, const void* fr
   const size_t in_frame_bytes = static_cast<size_t>(channels * height * width) * r.format.sample_size();
   const size_t out_frame_bytes = static_cast<size_t>(3 * height * scale * width * scale) * r.format.sample_size();
   const auto* in = static_cast<const unsigned char*>(frames);
+  if (r.on_device) {
+    // Both clips stay on the device: the model reads the input in place and each restored frame is
+    // copied into its slot of `out` there.
+    using vrestore::Device;
+    using vrestore::DType;
+    const vrestore::Tensor clip = vrestore::Tensor::wrap({num_frames, channels, height, width}, DType::F32,
+                                                         Device::CUDA, const_cast<void*>(frames), nullptr);
+    vrestore::Tensor output = vrestore::Tensor::wrap({num_frames, 3, height * scale, width * scale}, DType::F32,
+                                                     Device::CUDA, out, nullptr);
+    model.model.restore(
+        clip,
+        [&](int64_t i, const vrestore::Tensor& frame) {
+          vrestore::ops::copy_rows0_(output, {i}, frame.reshape({1, frame.size(0), frame.size(1), frame.size(2)}));
+        },
+        r.stream.restore);
+    model.model.synchronize();
+    return;
+  }
   vrestore::FrameSource source;
   if (!r.format.u8 && !r.format.interleaved) {
     // The library's own layout: read in place.
@@ -247,6 +277,7 @@ void vrestore_load_options_init(vrestore_load_options* options) {
   options->device_index = 0;
   options->precision = VRESTORE_PRECISION_F32;
   options->num_threads = 0;
+  options->cuda_stream = nullptr;
 }
 
 void vrestore_restore_options_init(vrestore_restore_options* options) {
@@ -264,6 +295,7 @@ void vrestore_restore_options_init(vrestore_restore_options* options) {
   options->progress_user = nullptr;
   options->input_queue_frames = defaults.input_queue_frames;
   options->output_queue_frames = defaults.output_queue_frames;
+  options->memory = VRESTORE_MEMORY_HOST;
 }
 
 vrestore_status vrestore_model_load_with_options(const char* path, const vrestore_load_options* options,
@@ -283,12 +315,14 @@ vrestore_status vrestore_model_load_with_options(const char* path, const vrestor
              device == VRESTORE_DEVICE_CPU ? "0 for the CPU" : ">= 0");
     VR_CHECK(o.num_threads >= 0 && o.num_threads <= vrestore::kMaxThreads, "vrestore_model_load: num_threads ",
              o.num_threads, ", expected 0 (the process default) to ", vrestore::kMaxThreads);
-    if (precision == VRESTORE_PRECISION_F16)
-      throw vrestore::Error("vrestore_model_load: precision f16 is not available in this version (the CPU backend "
-                            "computes in f32; use VRESTORE_PRECISION_F32)",
-                            ErrorCode::Unsupported);
-    const auto d = device == VRESTORE_DEVICE_CUDA ? vrestore::Device::CUDA : vrestore::Device::CPU;
-    *out = new vrestore_model{vrestore::Model::load(path, d), o.num_threads};
+    VR_CHECK(device == VRESTORE_DEVICE_CUDA || o.cuda_stream == nullptr,
+             "vrestore_model_load: cuda_stream is set for a model on the CPU");
+    vrestore::ModelOptions mo;
+    mo.device = device == VRESTORE_DEVICE_CUDA ? vrestore::Device::CUDA : vrestore::Device::CPU;
+    mo.precision = precision == VRESTORE_PRECISION_F16 ? vrestore::DType::F16 : vrestore::DType::F32;
+    mo.device_index = o.device_index;
+    mo.stream = o.cuda_stream;
+    *out = new vrestore_model{vrestore::Model::load(path, mo), o.num_threads};
   });
 }
 
@@ -300,6 +334,17 @@ vrestore_status vrestore_model_load(const char* path, vrestore_device device, vr
 }
 
 void vrestore_model_free(vrestore_model* model) { delete model; }
+
+vrestore_status vrestore_model_device_memory(const vrestore_model* model, size_t* weights_bytes, size_t* current_bytes,
+                                             size_t* peak_bytes) {
+  return guarded([&] {
+    if (!model) throw vrestore::Error("vrestore_model_device_memory: model must not be NULL");
+    const vrestore::DeviceMemoryStats s = model->model.device_memory();
+    if (weights_bytes) *weights_bytes = s.weights_bytes;
+    if (current_bytes) *current_bytes = s.current_bytes;
+    if (peak_bytes) *peak_bytes = s.peak_bytes;
+  });
+}
 
 int vrestore_model_scale(const vrestore_model* model) { return model ? model->model.info().scale : 0; }
 
@@ -348,6 +393,8 @@ vrestore_status vrestore_stream_create(const vrestore_model* model, int64_t widt
     if (!model || !out) throw vrestore::Error("vrestore_stream_create: model and out must not be NULL");
     *out = nullptr;
     const vrestore_restore_options o = read_options(options, vrestore_restore_options_init, "vrestore_restore_options");
+    VR_CHECK(enum_value(o.memory) != VRESTORE_MEMORY_DEVICE, "vrestore_stream_create: memory "
+             "VRESTORE_MEMORY_DEVICE is for whole clips only; streams take and return host frames");
     const ResolvedOptions r = resolve(*model, o, "vrestore_stream_create");
     VR_CHECK(width > 0 && height > 0, "vrestore_stream_create: width ", width, ", height ", height,
              " must both be >= 1");

@@ -8,10 +8,17 @@
 #include <atomic>
 #include <exception>
 #include <new>
+#include <optional>
+#include <utility>
+
+#include <cmath>
 
 #include "core/check.h"
+#include "core/execution.h"
 #include "core/finite.h"
+#include "core/host_pool.h"
 #include "core/ops.h"
+#include "cuda/context.h"
 #include "cuda/device.h"
 #include "models/network.h"
 #include "vrestore/vrestore.h"
@@ -90,16 +97,28 @@ std::string describe_non_finite(const NonFiniteValues& nf, const Shape& frame_sh
                 non_finite_name(nf.first_value), " at channel ", c, ", row ", y, ", column ", x, ")");
 }
 
+// Whether every element is finite, wherever t lives (on a device without copying it: the sum of
+// |x| in double is finite exactly when every element is).
+bool finite(const Tensor& t) {
+  if (t.device() == Device::CPU && t.dtype() == DType::F32) return all_finite(t.data(), t.numel());
+  return std::isfinite(ops::sum_abs(t));
+}
+
+// t as host f32, to locate its non-finite values for a message (only on the error path).
+Tensor host_f32(const Tensor& t) { return t.to(Device::CPU, DType::F32); }
+
 // Checks a (C, H, W) input frame of a restoration.
 void check_input_frame(const Tensor& frame, int64_t index) {
-  if (frame.dim() != 3 || all_finite(frame.data(), frame.numel())) return;  // shapes are checked later
-  fail("restore: input frame ", index, describe_non_finite(find_non_finite(frame.data(), frame.numel()), frame.shape()),
+  if (frame.dim() != 3 || finite(frame)) return;  // shapes are checked later
+  const Tensor h = host_f32(frame);
+  fail("restore: input frame ", index, describe_non_finite(find_non_finite(h.data(), h.numel()), h.shape()),
        "; pass RestoreOptions::allow_non_finite_input to restore it anyway");
 }
 
 void check_output_frame(const Tensor& frame, int64_t index) {
-  if (all_finite(frame.data(), frame.numel())) return;
-  fail("restore: output frame ", index, describe_non_finite(find_non_finite(frame.data(), frame.numel()), frame.shape()),
+  if (finite(frame)) return;
+  const Tensor h = host_f32(frame);
+  fail("restore: output frame ", index, describe_non_finite(find_non_finite(h.data(), h.numel()), h.shape()),
        " although every input frame is finite (the weights may be damaged)");
 }
 
@@ -117,8 +136,9 @@ std::string frame_label(const Shape& shape, int64_t flat) {
   return out + "]";
 }
 
-void check_forward_tensor(const Tensor& t, const char* what, const char* advice) {
-  if (all_finite(t.data(), t.numel())) return;
+void check_forward_tensor(const Tensor& tensor, const char* what, const char* advice) {
+  if (finite(tensor)) return;
+  const Tensor t = host_f32(tensor);
   const NonFiniteValues nf = find_non_finite(t.data(), t.numel());
   if (t.dim() < 4) {
     fail("forward: ", what, " of shape ", t.shape_str(), " holds ", nf.count, " non-finite value(s) (first: ",
@@ -133,11 +153,68 @@ void check_forward_tensor(const Tensor& t, const char* what, const char* advice)
        describe_non_finite(in_frame, frame_shape), advice);
 }
 
+
+// Where a model's inputs may live: the host (f32), or the model's own CUDA device (f32 or f16).
+void check_input_placement(const char* where, const Tensor& t, const ModelOptions& model) {
+  const bool host = t.device() == Device::CPU && t.dtype() == DType::F32;
+  const bool own_device = t.device() == Device::CUDA && model.device == Device::CUDA;
+  VR_CHECK(host || own_device, where, ": input is ", t.describe(), "; a model loaded on ", device_name(model.device),
+           " takes f32 tensors on the cpu", model.device == Device::CUDA ? " or f32/f16 tensors on its cuda device" : "");
+}
+
+void check_options(const ModelOptions& o) {
+  VR_CHECK(o.device == Device::CPU || o.device == Device::CUDA, "Model::load: device ", static_cast<int>(o.device),
+           " is neither Device::CPU nor Device::CUDA");
+  VR_CHECK(o.precision == DType::F32 || o.precision == DType::F16, "Model::load: precision ",
+           static_cast<int>(o.precision), " is neither DType::F32 nor DType::F16");
+  if (o.device == Device::CUDA) {
+    VR_CHECK(o.device_index >= 0, "Model::load: device_index is ", o.device_index, ", expected >= 0");
+    return;
+  }
+  if (o.precision == DType::F16)
+    throw Error("Model::load: precision f16 runs on cuda only; the cpu computes in f32", ErrorCode::Unsupported);
+  VR_CHECK(o.device_index == 0, "Model::load: device_index is ", o.device_index, ", expected 0 on the cpu");
+  VR_CHECK(o.stream == nullptr, "Model::load: a CUDA stream was given for a model on the cpu");
+}
+
+// Installs a model's resources for the ops of one API call: a CUDA model's device, stream and
+// memory pool; a CPU model's host buffer pool (host_pool may be null: then nothing on the CPU).
+// The pool learns when calls begin and end: between calls it keeps no freed memory.
+class DeviceScope {
+ public:
+  DeviceScope(const std::shared_ptr<cuda::Context>& context, const std::shared_ptr<HostPool>& host_pool) {
+    if (context) {
+      scope_.emplace(context->enter());
+    } else if (host_pool) {
+      Execution e;
+      e.host_pool = host_pool.get();
+      host_pool->begin_call();
+      pool_ = host_pool;
+      scope_.emplace(e);
+    }
+  }
+  ~DeviceScope() {
+    scope_.reset();
+    if (pool_) pool_->end_call();
+  }
+  DeviceScope(const DeviceScope&) = delete;
+  DeviceScope& operator=(const DeviceScope&) = delete;
+
+ private:
+  std::shared_ptr<HostPool> pool_;
+  std::optional<ExecutionScope> scope_;
+};
+
 }  // namespace
 
 struct Model::Impl {
   std::unique_ptr<Network> network;
   ModelInfo info;
+  ModelOptions options;
+  std::shared_ptr<cuda::Context> context;  // CUDA models only
+  // Where the host tensors of a CPU model's calls come from (core/host_pool.h); unused on CUDA.
+  std::shared_ptr<HostPool> host_pool = HostPool::create();
+  size_t weights_bytes = 0;
 };
 
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -146,22 +223,31 @@ Model& Model::operator=(Model&&) noexcept = default;
 Model::~Model() = default;
 
 Model Model::load(const std::string& path, Device device) {
+  ModelOptions options;
+  options.device = device;
+  return load(path, options);
+}
+
+Model Model::load(const std::string& path, const ModelOptions& options) {
+  check_options(options);
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  // The device first: without one, the error names it (not the file).
+  if (options.device == Device::CUDA)
+    impl->context = api_call("Model::load", [&] { return cuda::Context::create(options.device_index, options.stream); });
   return api_call(concat("weights '", path, "'"), [&] {
-    VR_CHECK(device == Device::CPU || device == Device::CUDA, "Model::load: device ", static_cast<int>(device),
-             " is neither Device::CPU nor Device::CUDA");
-    if (device == Device::CUDA) {
-      std::string reason;
-      if (!cuda_available(&reason)) throw Error(concat("device cuda: ", reason), ErrorCode::Unsupported);
-      // A device exists, but no network runs on it yet.
-      throw Error("device cuda: the CUDA backend does not run models in this version; use the CPU",
-                  ErrorCode::Unsupported);
-    }
     // The file is read into memory and closed again when `weights` goes out of scope: the model
-    // keeps no reference to it (see the note on Model::load in vrestore.h).
+    // keeps no reference to it (see the note on Model::load in vrestore.h). On CUDA every weight is
+    // uploaded once here, in the model's precision, into its memory pool.
+    const DeviceScope scope(impl->context, impl->host_pool);
     Weights weights = Weights::open(path);
-    auto impl = std::make_unique<Impl>();
+    weights.place(options.device, options.precision);
     impl->network = load_network(weights);
     impl->info = impl->network->info();
+    if (impl->context) {
+      impl->context->synchronize();
+      impl->weights_bytes = impl->context->current_bytes();
+    }
     return Model(std::move(impl));
   });
 }
@@ -171,15 +257,57 @@ const ModelInfo& Model::info() const {
   return impl_->info;
 }
 
+const ModelOptions& Model::options() const {
+  VR_CHECK(impl_, "Model: used after it was moved from");
+  return impl_->options;
+}
+
+DeviceMemoryStats Model::device_memory() const {
+  VR_CHECK(impl_, "Model: used after it was moved from");
+  DeviceMemoryStats s;
+  if (!impl_->context) return s;
+  s.weights_bytes = impl_->weights_bytes;
+  s.current_bytes = impl_->context->current_bytes();
+  s.peak_bytes = impl_->context->peak_bytes();
+  return s;
+}
+
+HostMemoryStats Model::host_memory() const {
+  VR_CHECK(impl_, "Model: used after it was moved from");
+  HostMemoryStats s;
+  if (impl_->context) return s;
+  const HostPoolStats p = impl_->host_pool->stats();
+  s.current_bytes = p.current_bytes;
+  s.pool_bytes = p.kept_bytes;
+  s.peak_bytes = p.peak_bytes;
+  s.peak_reserved_bytes = p.peak_reserved_bytes;
+  return s;
+}
+
+void Model::synchronize() const {
+  VR_CHECK(impl_, "Model: used after it was moved from");
+  if (impl_->context) api_call("synchronize", [&] { impl_->context->synchronize(); });
+}
+
+void Model::reset_peak_device_memory() const {
+  VR_CHECK(impl_, "Model: used after it was moved from");
+  if (impl_->context) impl_->context->reset_peak();
+}
+
 Tensor Model::forward(const Tensor& input) const { return forward(input, ForwardOptions{}); }
 
 Tensor Model::forward(const Tensor& input, const ForwardOptions& options) const {
   return api_call("forward", [&] {
     VR_CHECK(impl_, "Model: used after it was moved from");
     VR_CHECK(input.defined(), "forward: input tensor is empty");
+    check_input_placement("forward", input, impl_->options);
+    const DeviceScope scope(impl_->context, impl_->host_pool);
     if (!options.allow_non_finite_input)
       check_forward_tensor(input, "input", "; pass ForwardOptions::allow_non_finite_input to run it anyway");
-    Tensor output = impl_->network->forward(input);
+    // The networks take f32 images on their device (and cast to their precision inside); the output
+    // goes back to where the input came from, in its dtype.
+    Tensor output = impl_->network->forward(input.to(impl_->options.device, DType::F32))
+                        .to(input.device(), input.dtype());
     if (!options.allow_non_finite_input)
       check_forward_tensor(output, "output", " although the input is finite (the weights may be damaged)");
     return output;
@@ -208,14 +336,21 @@ void Model::restore(const FrameSource& source, const FrameSink& sink, const Rest
     VR_CHECK(options.lookahead_frames >= 0, "restore: RestoreOptions::lookahead_frames is ", options.lookahead_frames,
              ", expected >= 0");
     const bool check = !options.allow_non_finite_input;
+    const DeviceScope scope(impl_->context, impl_->host_pool);
+    // Output frames go where the source's frames come from, in their dtype (the first frame's).
+    std::optional<std::pair<Device, DType>> source_placement;
     FrameSource checked_source{source.num_frames, [&](int64_t i) {
                                  Tensor frame = call_user([&] { return source.frame(i); });
+                                 VR_CHECK(frame.defined(), "restore: frame ", i, " from the source is empty");
+                                 check_input_placement(concat("restore: frame ", i).c_str(), frame, impl_->options);
+                                 if (!source_placement) source_placement.emplace(frame.device(), frame.dtype());
                                  if (check) check_input_frame(frame, i);
-                                 return frame;
+                                 return frame.to(impl_->options.device, DType::F32);
                                }};
     if (unknown_length)
       checked_source.count_up_to = [&](int64_t n) { return call_user([&] { return source.count_up_to(n); }); };
-    const FrameSink checked_sink = [&](int64_t i, const Tensor& frame) {
+    const FrameSink checked_sink = [&](int64_t i, const Tensor& restored) {
+      const Tensor frame = restored.to(source_placement->first, source_placement->second);
       if (check) check_output_frame(frame, i);
       call_user([&] { sink(i, frame); });
     };
@@ -239,7 +374,8 @@ Tensor Model::restore(const Tensor& clip, const RestoreOptions& options) const {
   restore(
       clip,
       [&](int64_t index, const Tensor& frame) {
-        if (!out.defined()) out = Tensor::empty({clip.size(0), frame.size(0), frame.size(1), frame.size(2)});
+        if (!out.defined())
+          out = Tensor::empty({clip.size(0), frame.size(0), frame.size(1), frame.size(2)}, frame.dtype(), frame.device());
         ops::copy_rows0_(out, {index}, frame.reshape({1, frame.size(0), frame.size(1), frame.size(2)}));
       },
       options);

@@ -8,11 +8,23 @@
 
 namespace vrestore {
 
+namespace cuda {
+class Context;  // cuda/context.h
+}
+class HostPool;  // core/host_pool.h
+
 struct Execution {
   Device device = Device::CPU;
   int device_index = 0;     // CUDA device ordinal
   void* stream = nullptr;   // cudaStream_t; nullptr = the legacy default stream
   void* blas = nullptr;     // cublasHandle_t bound to `stream` (TF32 off in f32 mode); owned by the model
+  // The model's device resources: device tensors come from its pool and are counted there. nullptr
+  // (outside a model's call): plain stream-ordered allocations on `stream`, not counted.
+  cuda::Context* context = nullptr;
+  // The model's host buffer pool: host tensors allocated on this thread come from it and are
+  // counted there (tensors allocated on OpenMP worker threads do not: they see no scope). nullptr
+  // (outside a model's call, CUDA models): the C library, not counted.
+  HostPool* host_pool = nullptr;
 };
 
 // This thread's current execution (a default Execution outside every scope).

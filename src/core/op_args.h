@@ -26,7 +26,8 @@ struct Conv2dArgs {
   Tensor x, weight, bias;  // (N, Cin, H, W), (Cout, Cin, kh, kw), (Cout) or undefined
   ConvGeometry g;
   Activation activation = Activation::None;
-  Tensor out;  // (N, Cout, Ho, Wo)
+  Tensor residual;  // (N, Cout, Ho, Wo) added after the activation, or undefined
+  Tensor out;       // (N, Cout, Ho, Wo)
 };
 
 struct DeformConv2dArgs {
@@ -134,6 +135,13 @@ struct IndexSelect0Args {
 struct CopyRows0Args {
   Tensor dst, src;
   std::vector<int64_t> rows;
+};
+
+// out = x converted to out's dtype (f32 <-> f16, round to nearest even), on x's device. The one op
+// whose CPU body handles f16 storage: it is how host tensors change precision (Tensor::to).
+struct CastArgs {
+  Tensor x;
+  Tensor out;
 };
 
 // *result += |x| of every element, one at a time in element order, in double (a running sum

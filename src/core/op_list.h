@@ -6,6 +6,19 @@
 #pragma once
 
 #include "core/op_args.h"
+#include "core/op_args_vrt.h"
+
+// VRT's transformer ops (ops_vrt.h).
+#define VRESTORE_VRT_OP_LIST(X)                \
+  X(LinearArgs, "linear")                      \
+  X(LayerNormArgs, "layer_norm")               \
+  X(GeluArgs, "gelu")                          \
+  X(AddBroadcastArgs, "add_broadcast")         \
+  X(TransposeArgs, "transpose")                \
+  X(WindowPartitionArgs, "window_partition")   \
+  X(WindowAttentionArgs, "window_attention")   \
+  X(Nearest4WarpArgs, "nearest4_warp")         \
+  X(FlowGuidedOffsetArgs, "flow_guided_offset")
 
 #define VRESTORE_OP_LIST(X)                    \
   X(Conv2dArgs, "conv2d")                      \
@@ -26,7 +39,9 @@
   X(PadCropArgs, "pad_crop")                   \
   X(IndexSelect0Args, "index_select0")         \
   X(CopyRows0Args, "copy_rows0")               \
-  X(SumAbsArgs, "sum_abs")
+  X(SumAbsArgs, "sum_abs")                    \
+  VRESTORE_VRT_OP_LIST(X)                     \
+  X(CastArgs, "cast")
 
 namespace vrestore::cpu {
 #define VRESTORE_DECLARE_RUN(Args, name) void run(const ops::Args& args);

@@ -5,32 +5,14 @@
 
 #include <climits>
 
-#include "core/check.h"
-#include "core/op_list.h"
+#include "core/op_dispatch.h"
 
 namespace vrestore::ops {
 namespace {
 
-// Every operand of an op lives where its first input does, with the same element type (flows,
-// DCN offsets and masks are f32 whatever the feature dtype); the CPU backend runs f32 only.
-void check_operand(const char* op, const char* what, const Tensor& t, const Tensor& first, bool always_f32 = false) {
-  VR_CHECK(t.defined(), op, ": ", what, " is an empty tensor");
-  const DType want = always_f32 ? DType::F32 : first.dtype();
-  VR_CHECK(t.device() == first.device() && t.dtype() == want, op, ": ", what, " is ", t.describe(), ", expected ",
-           dtype_name(want), " on ", device_name(first.device()), " (where the first input is)");
-  VR_CHECK(t.device() != Device::CPU || t.dtype() == DType::F32, op, ": ", what, " is ", t.describe(),
-           "; the CPU backend computes in f32 (use to(Device::CPU, DType::F32))");
-}
-
-// The output of an op on `like`'s device, of its dtype.
-Tensor output_like(const Tensor& like, const Shape& shape) { return Tensor::empty(shape, like.dtype(), like.device()); }
-
-// Runs the op on the backend of the device its operands are on.
-template <class Args>
-void dispatch(const Args& args, const Tensor& on) {
-  if (on.device() == Device::CUDA) cuda::run(args);
-  else cpu::run(args);
-}
+using detail::check_operand;
+using detail::dispatch;
+using detail::output_like;
 
 // Checks x (N, Cin, H, W), weight (Cout, Cin, kh, kw), bias (Cout) or nullptr, stride/dilation >= 1,
 // padding >= 0 (or -1 = "same" for odd kernels when allow_same) and a non-empty output.
@@ -111,7 +93,8 @@ Tensor bilinear(const Tensor& x, int64_t out_h, int64_t out_w, float ratio_h, fl
 
 }  // namespace
 
-Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor* bias, const Conv2dParams& p) {
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor* bias, const Conv2dParams& p,
+              const Tensor* residual) {
   Conv2dArgs a;
   a.g = check_conv_geometry("conv2d", x, weight, bias, p.stride, p.padding, p.dilation, true);
   a.x = x;
@@ -119,6 +102,11 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor* bias, const C
   if (bias) a.bias = *bias;
   a.activation = p.activation;
   a.out = output_like(x, {a.g.batch, a.g.out_channels, a.g.out_h, a.g.out_w});  // (N, Cout, Ho, Wo)
+  if (residual) {
+    check_operand("conv2d", "residual", *residual, x);
+    check_shape("conv2d", "residual", *residual, a.out.shape());
+    a.residual = *residual;
+  }
   dispatch(a, x);
   return a.out;
 }
@@ -337,6 +325,16 @@ void copy_rows0_(Tensor& dst, const std::vector<int64_t>& rows, const Tensor& sr
   for (int64_t r : rows)
     VR_CHECK(r >= 0 && r < dst.size(0), "copy_rows0: row ", r, " out of range for dst ", dst.shape_str());
   dispatch(CopyRows0Args{dst, src, rows}, dst);
+}
+
+Tensor to_dtype(const Tensor& x, DType dtype) {
+  VR_CHECK(x.defined(), "cast: x is an empty tensor");
+  VR_CHECK(dtype == DType::F32 || dtype == DType::F16, "cast: dtype ", static_cast<int>(dtype),
+           " is neither DType::F32 nor DType::F16");
+  if (x.dtype() == dtype) return x;
+  CastArgs a{x, Tensor::empty(x.shape(), dtype, x.device())};
+  dispatch(a, x);
+  return a.out;
 }
 
 double sum_abs(const Tensor& x, double start) {

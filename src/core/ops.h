@@ -22,8 +22,11 @@ struct Conv2dParams {
   Activation activation = Activation::None;
 };
 
-// x (N, Cin, H, W), weight (Cout, Cin, kh, kw), bias (Cout) or nullptr -> (N, Cout, Ho, Wo).
-Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor* bias, const Conv2dParams& p = {});
+// x (N, Cin, H, W), weight (Cout, Cin, kh, kw), bias (Cout) or nullptr -> (N, Cout, Ho, Wo)
+// = act(conv(x) + bias) + residual, with residual (N, Cout, Ho, Wo) or nullptr: a residual block's
+// skip connection, which the CUDA backend adds in the convolution's epilogue.
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor* bias, const Conv2dParams& p = {},
+              const Tensor* residual = nullptr);
 
 struct DeformConv2dParams {
   int stride = 1;
@@ -87,6 +90,10 @@ Tensor pad_crop(const Tensor& x, int64_t h, int64_t w);
 Tensor index_select0(const Tensor& x, const std::vector<int64_t>& indices);
 // dst (R, ...) rows[i] = src[i] for src (len(rows), ...) with dst's trailing shape, in place.
 void copy_rows0_(Tensor& dst, const std::vector<int64_t>& rows, const Tensor& src);
+// x with elements of `dtype` (f32 <-> f16, round to nearest even), on x's device; x itself when
+// it already has that dtype. Mixed-precision models use it where f16 features meet f32-only
+// layers (SpyNet, deformable-conv offsets and masks) and back.
+Tensor to_dtype(const Tensor& x, DType dtype);
 // start + |x| of every element, added one at a time in element order in double (a host scalar);
 // passing the running sum as `start` makes a sum over several tensors round like one loop.
 double sum_abs(const Tensor& x, double start = 0);

@@ -8,7 +8,9 @@
 
 #include "core/check.h"
 #include "core/checked_math.h"
-#include "core/half.h"
+#include "core/execution.h"
+#include "core/host_pool.h"
+#include "core/ops.h"
 #include "cuda/memory.h"
 
 namespace vrestore {
@@ -31,30 +33,18 @@ int64_t checked_numel(const Shape& shape) {
 }
 
 // Host memory is 64-byte aligned so that SIMD loads in the CPU kernels never straddle cache lines;
-// device memory comes from the CUDA backend.
+// inside a model's call it comes from the model's pool (core/host_pool.h). Device memory comes
+// from the CUDA backend.
 std::shared_ptr<void> allocate(int64_t numel, DType dtype, Device device) {
   // numel <= kMaxElements, so neither the byte count nor its rounding can overflow.
   const int64_t bytes = numel * static_cast<int64_t>(dtype_size(dtype));
   if (device == Device::CUDA) return cuda::allocate(static_cast<size_t>(bytes));
+  if (HostPool* pool = current_execution().host_pool)
+    return pool->allocate(static_cast<size_t>(bytes == 0 ? 64 : bytes));
   const size_t rounded = static_cast<size_t>(round_up(bytes, 64, "tensor: allocation"));
   void* p = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
   if (!p) fail("tensor: out of memory allocating ", rounded, " bytes");
   return std::shared_ptr<void>(p, [](void* q) { std::free(q); });
-}
-
-// Host-side element conversion between dtypes (same count).
-void convert(const void* src, DType from, void* dst, DType to, int64_t n) {
-  if (from == to) {
-    std::memcpy(dst, src, static_cast<size_t>(n) * dtype_size(from));
-  } else if (from == DType::F32) {
-    const float* s = static_cast<const float*>(src);
-    uint16_t* d = static_cast<uint16_t*>(dst);
-    for (int64_t i = 0; i < n; ++i) d[i] = float_to_half_bits(s[i]);
-  } else {
-    const uint16_t* s = static_cast<const uint16_t*>(src);
-    float* d = static_cast<float*>(dst);
-    for (int64_t i = 0; i < n; ++i) d[i] = half_bits_to_float(s[i]);
-  }
 }
 
 }  // namespace
@@ -93,6 +83,13 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
 }
 
 Tensor Tensor::zeros(const Shape& shape) { return full(shape, 0.0f); }
+
+Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) {
+  Tensor t = empty(shape, dtype, device);
+  if (device == Device::CUDA) cuda::fill_zero(t.data_, t.nbytes());
+  else std::memset(t.data_, 0, t.nbytes());  // all-zero bits are 0.0 in f32 and f16
+  return t;
+}
 
 Tensor Tensor::full(const Shape& shape, float value) {
   Tensor t = empty(shape);
@@ -178,21 +175,18 @@ Tensor Tensor::clone() const {
 Tensor Tensor::to(Device device, DType dtype) const {
   VR_CHECK(defined(), "tensor: to(", device_name(device), ", ", dtype_name(dtype), ") of an empty tensor");
   if (device == device_ && dtype == dtype_) return *this;
-  // Conversions happen on the host: download, convert, upload, each step only when needed.
-  Tensor host = *this;
-  if (device_ == Device::CUDA) {
-    host = empty(shape_, dtype_, Device::CPU);
-    if (numel_) cuda::copy(host.data_, Device::CPU, data_, device_, nbytes());
+  // A precision change runs where the data is: on the device for device-to-device (never through
+  // the host), else on the host before an upload or after a download (the cast op either way).
+  if (device == device_) return ops::to_dtype(*this, dtype);
+  if (device_ == Device::CPU) {
+    const Tensor host = ops::to_dtype(*this, dtype);
+    Tensor out = empty(shape_, dtype, device);
+    if (numel_) cuda::copy(out.data_, device, host.data_, Device::CPU, host.nbytes());
+    return out;
   }
-  if (dtype != dtype_) {
-    Tensor converted = empty(shape_, dtype, Device::CPU);
-    convert(host.data_, dtype_, converted.data_, dtype, numel_);
-    host = converted;
-  }
-  if (device == Device::CPU) return host;
-  Tensor out = empty(shape_, dtype, device);
-  if (numel_) cuda::copy(out.data_, device, host.data_, Device::CPU, host.nbytes());
-  return out;
+  Tensor host = empty(shape_, dtype_, Device::CPU);
+  if (numel_) cuda::copy(host.data_, Device::CPU, data_, device_, nbytes());
+  return ops::to_dtype(host, dtype);
 }
 
 std::string Tensor::shape_str() const { return shape_to_string(shape_); }

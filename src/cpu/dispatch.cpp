@@ -95,7 +95,12 @@ void winograd_conv3x3(const float* x, const float* weight, const float* bias, op
 
 // The ISA-dispatched cpu::run bodies of core/op_list.h; the rest are in elementwise.cpp and
 // sampling.cpp.
-void run(const ops::Conv2dArgs& a) { active_kernels().conv2d(a); }
+void run(const ops::Conv2dArgs& a) {
+  active_kernels().conv2d(a);
+  // The residual is a separate pass on the CPU (same result as the CUDA epilogue's fused add:
+  // (conv + bias, activated) + residual, each rounded to f32).
+  if (a.residual.defined()) run(ops::AddArgs{a.out, a.residual});
+}
 void run(const ops::DeformConv2dArgs& a) { active_kernels().deform_conv2d(a); }
 void run(const ops::FlowWarpArgs& a) { active_kernels().flow_warp(a); }
 

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "core/check.h"
+#include "core/half.h"
 #include "core/op_list.h"
 #include "core/ops.h"
 
@@ -145,6 +146,22 @@ void run(const ops::CopyRows0Args& a) {
   for (size_t i = 0; i < a.rows.size(); ++i)
     std::memcpy(dst.data() + a.rows[i] * inner, a.src.data() + static_cast<int64_t>(i) * inner,
                 static_cast<size_t>(inner) * sizeof(float));
+}
+
+void run(const ops::CastArgs& a) {
+  Tensor out = a.out;
+  const int64_t n = a.x.numel();
+  if (a.x.dtype() == DType::F32) {
+    const float* s = a.x.data<float>();
+    Half* d = out.data<Half>();
+#pragma omp parallel for schedule(static) if (n > (1 << 16))
+    for (int64_t i = 0; i < n; ++i) d[i].bits = float_to_half_bits(s[i]);
+  } else {
+    const Half* s = a.x.data<Half>();
+    float* d = out.data<float>();
+#pragma omp parallel for schedule(static) if (n > (1 << 16))
+    for (int64_t i = 0; i < n; ++i) d[i] = half_bits_to_float(s[i].bits);
+  }
 }
 
 void run(const ops::SumAbsArgs& a) {

@@ -48,6 +48,7 @@ void run(const ops::Conv2dArgs& a) {
     p.input = device_ptr<T>(a.x);
     p.weight = device_ptr<T>(a.weight);
     p.bias = device_ptr<T>(a.bias);
+    p.residual = device_ptr<T>(a.residual);
     p.output = device_ptr<T>(a.out);
     set_geometry(p, a.g, op);
     p.activation = a.activation;

@@ -45,6 +45,16 @@ void run(const ops::ScaleArgs& a) {
   });
 }
 
+void run(const ops::CastArgs& a) {
+  if (a.x.dtype() == DType::F32) {
+    kernels::CastParams<float, __half> p{device_ptr<float>(a.x), device_ptr<__half>(a.out), a.x.numel()};
+    check_launch(kernels::cast(p, current_stream()), "cast");
+  } else {
+    kernels::CastParams<__half, float> p{device_ptr<__half>(a.x), device_ptr<float>(a.out), a.x.numel()};
+    check_launch(kernels::cast(p, current_stream()), "cast");
+  }
+}
+
 void run(const ops::ConcatArgs& a) {
   with_dtype(a.out.dtype(), [&](auto tag) {
     using T = decltype(tag);

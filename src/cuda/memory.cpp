@@ -7,6 +7,7 @@
 
 #include "core/check.h"
 #include "core/execution.h"
+#include "cuda/context.h"
 
 namespace vrestore::cuda {
 namespace {
@@ -16,6 +17,7 @@ cudaStream_t current_stream() { return static_cast<cudaStream_t>(current_executi
 }  // namespace
 
 std::shared_ptr<void> allocate(size_t bytes) {
+  if (Context* context = current_execution().context) return context->allocate(bytes);
   void* p = nullptr;
   const cudaStream_t stream = current_stream();
   const cudaError_t err = cudaMallocAsync(&p, bytes == 0 ? 1 : bytes, stream);
@@ -25,6 +27,14 @@ std::shared_ptr<void> allocate(size_t bytes) {
   }
   // Freed on the stream it was allocated on; a deleter must not throw, so an error is dropped.
   return std::shared_ptr<void>(p, [stream](void* q) { cudaFreeAsync(q, stream); });
+}
+
+void fill_zero(void* dst, size_t bytes) {
+  const cudaError_t err = cudaMemsetAsync(dst, 0, bytes, current_stream());
+  if (err != cudaSuccess) {
+    cudaGetLastError();
+    fail("tensor: zeroing ", bytes, " bytes on cuda failed: ", cudaGetErrorString(err));
+  }
 }
 
 void copy(void* dst, Device dst_device, const void* src, Device src_device, size_t bytes) {

@@ -4,6 +4,7 @@
 // both builds link the same op list.
 #include "core/check.h"
 #include "core/op_list.h"
+#include "cuda/context.h"
 #include "cuda/device.h"
 #include "cuda/memory.h"
 
@@ -18,6 +19,22 @@ std::shared_ptr<void> allocate(size_t bytes) {
 void copy(void*, Device, const void*, Device, size_t bytes) {
   fail("tensor: cannot copy ", bytes, " bytes to or from cuda: vrestore was built without CUDA");
 }
+
+void fill_zero(void*, size_t bytes) {
+  fail("tensor: cannot zero ", bytes, " bytes on cuda: vrestore was built without CUDA");
+}
+
+// No Context can exist in this build: create() says why, and the members it would need are never
+// reached (they exist for the linker).
+std::shared_ptr<Context> Context::create(int device_index, void*) {
+  throw Error(concat("device cuda: vrestore was built without CUDA (VRESTORE_CUDA=OFF or no nvcc)",
+                     device_index ? concat(" (device_index ", device_index, ")") : ""),
+              ErrorCode::Unsupported);
+}
+Context::~Context() = default;
+Execution Context::enter() { return {}; }
+std::shared_ptr<void> Context::allocate(size_t bytes) { return cuda::allocate(bytes); }
+void Context::synchronize() {}
 
 #define VRESTORE_NO_CUDA_RUN(Args, name)                                                        \
   void run(const ops::Args&) {                                                                  \

@@ -3,6 +3,7 @@
 #include <mutex>
 
 #include "core/check.h"
+#include "io/media_io.h"
 
 namespace vrestore::io {
 
@@ -10,8 +11,16 @@ void quiet_ffmpeg_log() {
   // FFmpeg prints encoder banners at "info" and damage details at "error", line by line, into
   // the CLI's progress output; our own errors carry what the user needs. Once, so that a program
   // that wants FFmpeg's log can raise the level again after opening.
+  // Only ever lowers it: silence_ffmpeg_log() may have gone further already.
   static std::once_flag quiet;
-  std::call_once(quiet, [] { av_log_set_level(AV_LOG_FATAL); });
+  std::call_once(quiet, [] {
+    if (av_log_get_level() > AV_LOG_FATAL) av_log_set_level(AV_LOG_FATAL);
+  });
+}
+
+void silence_ffmpeg_log() {
+  quiet_ffmpeg_log();  // first, so that its one-time call cannot raise the level again
+  av_log_set_level(AV_LOG_QUIET);
 }
 
 InputContextPtr open_input(const std::string& what, const std::string& path) {

@@ -6,6 +6,7 @@
 // Every failure throws vrestore::Error with a one-line message that names the file or folder.
 // Opening a video lowers FFmpeg's process-wide log level to fatal messages (once), so that its
 // own lines do not interleave with the CLI's; call av_log_set_level afterwards to see them.
+// silence_ffmpeg_log() drops even those (the CLI's --quiet).
 //
 // Which path is which: a path that is an existing directory, or ends with '/', is a PNG folder;
 // anything else is a video file whose container is chosen by libavformat (reading: by probing the
@@ -43,6 +44,14 @@ MediaKind detect_media_kind(const std::string& path);
 // (after resolving '.', '..' and symlinks; hard links count as the same file). Paths need not
 // exist.
 void check_output_is_not_input(const std::string& input, const std::string& output);
+
+// Sets FFmpeg's process-wide log level to quiet: not even fatal messages (our own errors carry
+// what a user needs). Later openings do not raise it again.
+void silence_ffmpeg_log();
+
+// FFmpeg's display matrix (3x3 int32, row-major, 16.16 fixed point except the last column, 2.30):
+// how a player rotates or flips the stored frames, e.g. a phone video shot upright. Empty: none.
+using DisplayMatrix = std::vector<int32_t>;
 
 // ---- reading -----------------------------------------------------------------------------------
 
@@ -83,6 +92,19 @@ class FrameReader {
   // Pixel shape (width / height of one pixel on screen): {1, 1} except for anamorphic video
   // (e.g. {32, 27} for 720x576 DVD). Frames are delivered as stored, not resampled.
   Rational sample_aspect_ratio() const { return sample_aspect_ratio_; }
+  // The video stream's display matrix (rotation metadata), empty when it has none (and for PNG).
+  // Frames are delivered as stored, not rotated.
+  const DisplayMatrix& display_matrix() const { return display_matrix_; }
+
+  // Timing of the frames: the time base (seconds per tick) of timestamp(). Video: the stream's
+  // time base. PNG folder: 1 / png_frame_rate.
+  Rational time_base() const { return time_base_; }
+  // The presentation time of the frame the last read delivered, in time_base() ticks, counted from
+  // the first frame (which is 0). Video: the decoder's best-effort timestamp, so a stream with
+  // skipped ticks (opencv's tree.avi: 68 frames over 444 ticks) reports them; a frame without a
+  // timestamp, or one not after its predecessor, gets the previous one plus one frame interval
+  // (at least one tick), so timestamps always increase. PNG folder: the frame's index.
+  int64_t timestamp() const { return timestamp_; }
 
   // Number of frames. PNG folder: exact. Video: an estimate from the container header (its frame
   // count, else duration x rate), or -1 when the container gives neither; the true count is known
@@ -110,6 +132,9 @@ class FrameReader {
   int width_ = 0, height_ = 0, bit_depth_ = 8;
   Rational frame_rate_;
   Rational sample_aspect_ratio_{1, 1};
+  DisplayMatrix display_matrix_;
+  Rational time_base_{1, 25};
+  int64_t timestamp_ = -1;
 
  private:
   bool next_raw();
@@ -129,14 +154,19 @@ struct WriterOptions {
   // Frame size of what will be written; every frame must have it.
   int width = 0;
   int height = 0;
-  // Kept by a video output (constant frame rate, one tick per frame). Ignored for PNG.
+  // The video output's nominal frame rate (stored in the stream). Ignored for PNG.
   Rational frame_rate{25, 1};
+  // Timing rule of a video output. {0, 1} (the default): constant frame rate, frame i at time
+  // i / frame_rate. Else each frame's time is the timestamp given with FrameWriter::set_timestamp,
+  // in ticks of this time base (e.g. the reader's time_base() and timestamp(), so that a variable
+  // or sparse input keeps its timing); the encoder works in this time base.
+  Rational time_base{0, 1};
 
   // -- video only --
   // Stored in the stream so anamorphic input keeps its display shape (pass the reader's).
   Rational sample_aspect_ratio{1, 1};
-  // Encoder name as FFmpeg spells it ("libx264", "libx265", "mpeg4", "libvpx-vp9", ...).
-  // Empty: libx264 when this libavcodec has it, else mpeg4 (see crf).
+  // Encoder name as FFmpeg spells it ("libx264", "libx265", "mpeg4", "libvpx-vp9", "ffv1", ...).
+  // Empty: default_video_codec(path).
   std::string codec;
   // Constant-rate-factor for encoders with a "crf" option (libx264, libx265, libvpx...).
   // -1: 18 for those; for mpeg4 and other encoders without crf a fixed quantiser qscale 3 (of
@@ -144,13 +174,33 @@ struct WriterOptions {
   int crf = -1;
   // x264/x265 preset; ignored by encoders without one.
   std::string preset = "medium";
-  // Output pixel format (FFmpeg name). yuv420p plays everywhere but needs even width and height.
-  std::string pixel_format = "yuv420p";
-  // A media file (normally the input video) whose best audio stream is stream-copied into the
-  // output, interleaved with the video and with time bases converted. Empty: no audio. A source
-  // without audio is fine. A container that does not accept that audio codec drops it, with a
-  // warning.
+  // Output pixel format (FFmpeg name). Empty (the default) chooses among the encoder's formats
+  // that libswscale can write and that fit the frame size (4:2:0 needs an even width and height,
+  // 4:2:2 an even width; hardware and deprecated yuvj formats are skipped):
+  //   - a lossy codec (libx264, libx265, libvpx, mpeg4, ...) that takes yuv420p, at an even size:
+  //     yuv420p, which every player decodes;
+  //   - otherwise (lossless codecs such as ffv1 and png, RGB-only encoders, odd frame sizes) the
+  //     one closest to the RGB frames (avcodec_find_best_pix_fmt_of_list): e.g. ffv1 and png keep
+  //     RGB, libx264 at an odd size gets yuv444p, gif gets rgb8 (3-3-2 bits: gif's palette form,
+  //     pal8, is not made).
+  //   No format fits (e.g. mpeg4, which takes only yuv420p, at an odd size): an error naming the
+  //   size and the formats. Frames are never padded or cropped.
+  std::string pixel_format;
+  // The display matrix (rotation metadata) stored with the video stream, e.g. the reader's, with
+  // its translation scaled like the frames. Stored by containers that carry one (MP4, MOV);
+  // others drop it with a warning.
+  DisplayMatrix display_matrix;
+  // A media file (normally the input video) whose best audio stream goes into the output,
+  // interleaved with the video (time 0 of the output is the source's first video frame):
+  //   - stream-copied when the container takes its codec;
+  //   - else transcoded to the first of AAC, Opus and Vorbis that this FFmpeg can encode and the
+  //     container takes (e.g. PCM into MP4: AAC; AAC into WebM: Opus), with a warning saying so;
+  //   - else dropped, with a warning.
+  // Empty: no audio. A source without audio is fine.
   std::string audio_from;
+  // Also silences the encoder's own log (libx265 prints through its own channel; by default only
+  // its errors are shown).
+  bool quiet = false;
 
   // -- PNG only --
   // 8 or 16 bits per sample.
@@ -183,6 +233,11 @@ class FrameWriter {
   // last-resort cleanup that cannot call abort(), e.g. unlink() from a signal handler.
   virtual std::string temp_path() const { return {}; }
 
+  // The time of the next frame written, in WriterOptions::time_base ticks (video with a time base
+  // only; ignored otherwise). Each must be later than the previous frame's; without a call, the
+  // next frame is one frame interval after the previous one.
+  void set_timestamp(int64_t ticks) { next_timestamp_ = ticks; has_timestamp_ = true; }
+
   // Frame (3, H, W) or (1, 3, H, W) float; values are clamped to [0, 1] and rounded.
   void write(const Tensor& frame);
   // Same from 3 * H * W channel-first floats.
@@ -208,22 +263,36 @@ class FrameWriter {
   virtual void write_raw8(const uint8_t* rgb) = 0;
   virtual void write_raw16(const uint16_t* rgb) = 0;
 
+  // The timestamp set for the frame being written, if any; cleared by the write.
+  bool take_timestamp(int64_t& ticks) {
+    const bool had = has_timestamp_;
+    ticks = next_timestamp_;
+    has_timestamp_ = false;
+    return had;
+  }
+
   std::string path_;
   int width_ = 0, height_ = 0;
   int64_t frames_written_ = 0;
 
  private:
+  int64_t next_timestamp_ = 0;
+  bool has_timestamp_ = false;
   std::vector<uint8_t> buf8_;
   std::vector<uint16_t> buf16_;
 };
 
 // Opens a writer for a video file or PNG folder (detect_media_kind). Throws when the output's
 // folder does not exist or is not writable, the container cannot be guessed from the extension,
-// the codec is unknown or not accepted by the container, or the size is invalid for the pixel
-// format (e.g. odd width with yuv420p).
+// the codec is unknown or not accepted by the container, or no pixel format fits (see
+// pixel_format; e.g. an odd width with an explicit yuv420p).
 std::unique_ptr<FrameWriter> open_writer(const std::string& path, const WriterOptions& options);
 
-// The encoder the empty `codec` option resolves to in this build ("libx264" or "mpeg4").
-std::string default_video_codec();
+// The encoder an empty `codec` option resolves to for a video file `path` (its container from the
+// extension): libx264 when this FFmpeg has it and the container takes H.264; else the container's
+// own default codec's first software encoder (e.g. .webm: libvpx-vp9, or libvpx for VP8; .gif:
+// gif); else mpeg4 if the container takes it. Empty when none fits (or the container is unknown):
+// open_writer then says so, naming --codec.
+std::string default_video_codec(const std::string& path);
 
 }  // namespace vrestore::io

@@ -25,6 +25,7 @@ class PngFolderReader final : public FrameReader {
   PngFolderReader(const std::string& path, const ReaderOptions& options) {
     path_ = path;
     frame_rate_ = options.png_frame_rate;
+    time_base_ = Rational{options.png_frame_rate.den, options.png_frame_rate.num};
     std::error_code ec;
     if (!fs::exists(path, ec)) fail("PNG folder '", path, "': does not exist");
     if (!fs::is_directory(path, ec)) fail("PNG folder '", path, "': is not a folder");
@@ -61,6 +62,7 @@ class PngFolderReader final : public FrameReader {
  protected:
   bool decode_next(std::vector<uint8_t>& rgb8, std::vector<uint16_t>& rgb16) override {
     if (next_ >= files_.size()) return false;
+    timestamp_ = static_cast<int64_t>(next_);
     const std::string& file = files_[next_];
     const PngHeader h = read_png_rgb(file, rgb8, rgb16);
     // The folder may change while we read it.

@@ -1,12 +1,15 @@
 // A video file as a FrameReader: libavformat demuxes, libavcodec decodes, libswscale converts to
 // packed RGB24/RGB48 (rules in media_io.h).
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "core/check.h"
 #include "io/ffmpeg_util.h"
 #include "io/io_internal.h"
 
 extern "C" {
+#include <libavutil/display.h>
 #include <libavutil/pixdesc.h>
 }
 
@@ -74,6 +77,16 @@ class VideoReader final : public FrameReader {
     frame_rate_ = Rational{rate.num, rate.den};
     const AVRational sar = av_guess_sample_aspect_ratio(fmt_.get(), stream_, nullptr);
     if (sar.num > 0 && sar.den > 0) sample_aspect_ratio_ = Rational{sar.num, sar.den};
+    size_t matrix_bytes = 0;
+    const uint8_t* matrix = av_stream_get_side_data(stream_, AV_PKT_DATA_DISPLAYMATRIX, &matrix_bytes);
+    if (matrix && matrix_bytes >= 9 * sizeof(int32_t)) {
+      display_matrix_.resize(9);
+      std::memcpy(display_matrix_.data(), matrix, 9 * sizeof(int32_t));
+    }
+    time_base_ = Rational{stream_->time_base.num, stream_->time_base.den};
+    // One frame interval in stream ticks (at least one): the step for frames without a usable
+    // timestamp.
+    frame_ticks_ = std::max<int64_t>(1, av_rescale_q(1, av_inv_q(rate), stream_->time_base));
 
     header_frames_ = stream_->nb_frames > 0 ? stream_->nb_frames : -1;
     if (stream_->duration != AV_NOPTS_VALUE && stream_->duration > 0) {
@@ -224,6 +237,19 @@ class VideoReader final : public FrameReader {
     sws_scale(sws_.get(), f->data, f->linesize, 0, height_, out, stride);
     const int64_t ts = f->best_effort_timestamp;
     if (ts != AV_NOPTS_VALUE) last_end_s_ = ts * av_q2d(stream_->time_base) + 1.0 / frame_rate_.value();
+    set_timestamp(ts);
+  }
+
+  // The rule of FrameReader::timestamp(): relative to the first frame, always increasing.
+  void set_timestamp(int64_t ts) {
+    if (frames_read() == 0) {
+      first_ts_ = ts;
+      timestamp_ = 0;
+      return;
+    }
+    const int64_t next = timestamp_ + frame_ticks_;
+    if (ts == AV_NOPTS_VALUE || first_ts_ == AV_NOPTS_VALUE || ts - first_ts_ <= timestamp_) timestamp_ = next;
+    else timestamp_ = ts - first_ts_;
   }
 
   InputContextPtr fmt_;
@@ -232,6 +258,8 @@ class VideoReader final : public FrameReader {
   FramePtr frame_;
   PacketPtr packet_;
   SwsPtr sws_;
+  int64_t frame_ticks_ = 1;              // one frame interval in stream ticks
+  int64_t first_ts_ = AV_NOPTS_VALUE;    // the first frame's timestamp (stream ticks)
   int64_t header_frames_ = -1;  // the container's frame count, -1 when it states none
   int64_t estimate_ = -1;
   double duration_s_ = 0;

@@ -1,18 +1,22 @@
 // A video file as a FrameWriter: libswscale converts packed RGB to the encoder's pixel format,
 // libavcodec encodes, libavformat muxes into a temporary file (renamed into place when complete)
-// with the audio of `audio_from` stream-copied alongside (rules in media_io.h).
+// with the audio of `audio_from` alongside (rules in media_io.h).
 #include <unistd.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <limits>
 #include <system_error>
 
 #include "core/check.h"
+#include "io/audio_track.h"
 #include "io/ffmpeg_util.h"
 #include "io/io_internal.h"
+#include "io/pixel_format_choice.h"
 
 extern "C" {
+#include <libavutil/avstring.h>
 #include <libavutil/opt.h>
 #include <libavutil/pixdesc.h>
 }
@@ -28,11 +32,14 @@ bool encoder_has_option(const AVCodec* encoder, const char* name) {
   return av_opt_find2(&cls, name, nullptr, 0, AV_OPT_SEARCH_FAKE_OBJ, nullptr) != nullptr;
 }
 
-std::string supported_pixel_formats(const AVCodec* encoder) {
-  std::string list;
-  for (const AVPixelFormat* p = encoder->pix_fmts; p && *p != AV_PIX_FMT_NONE; ++p)
-    list += (list.empty() ? "" : ", ") + std::string(av_get_pix_fmt_name(*p));
-  return list;
+// Containers whose muxer stores a display matrix (the track header's matrix).
+bool stores_display_matrix(const AVOutputFormat* format) {
+  return av_match_name(format->name, "mov,mp4,ismv,ipod,3gp,3g2,psp,f4v") != 0;
+}
+
+bool is_identity(const DisplayMatrix& m) {
+  static const int32_t kIdentity[9] = {1 << 16, 0, 0, 0, 1 << 16, 0, 0, 0, 1 << 30};
+  return m.size() == 9 && std::equal(m.begin(), m.end(), kIdentity);
 }
 
 // "dir/.name.<pid>.partial.ext": hidden, unique per process, same folder (so rename is atomic).
@@ -43,18 +50,6 @@ std::string temporary_path(const std::string& path) {
   name.append(".partial").append(p.extension().string());
   return (p.parent_path() / name).string();
 }
-
-// Audio packets are copied as they are, in step with the video; time stamps move from the
-// source's time base and start (the video's first frame is time 0 in the output) to the output's.
-struct AudioCopy {
-  InputContextPtr input;
-  AVStream* in = nullptr;
-  AVStream* out = nullptr;
-  int64_t offset = 0;  // the source video's start, in `in` time base
-  PacketPtr pending;   // read but not yet due
-  bool has_pending = false;
-  bool done = false;
-};
 
 class VideoWriter final : public FrameWriter {
  public:
@@ -83,11 +78,11 @@ class VideoWriter final : public FrameWriter {
       abort();
       fail("video '", path_, "': no frame was written, so no playable file; nothing was left on disk");
     }
-    finish(static_cast<double>(frames_written_) / options_.frame_rate.value());
+    finish(end_of_last_frame_s_);
   }
 
   void abort() noexcept override {
-    audio_.input.reset();
+    audio_.reset();
     if (out_) {
       if (out_->pb) avio_closep(&out_->pb);
       avformat_free_context(out_);
@@ -111,6 +106,7 @@ class VideoWriter final : public FrameWriter {
  private:
   void open() {
     quiet_ffmpeg_log();
+    if (options_.quiet) silence_ffmpeg_log();
     check_writable_folder("video", path_, parent_folder(path_));
     const AVOutputFormat* format = av_guess_format(nullptr, path_.c_str(), nullptr);
     if (!format)
@@ -122,25 +118,20 @@ class VideoWriter final : public FrameWriter {
     VR_CHECK(options_.frame_rate.num > 0 && options_.frame_rate.den > 0, "video '", path_, "': frame rate ",
              options_.frame_rate.num, "/", options_.frame_rate.den, " is not positive");
 
-    const std::string codec_name = options_.codec.empty() ? default_video_codec() : options_.codec;
+    const std::string codec_name = options_.codec.empty() ? default_video_codec(path_) : options_.codec;
+    if (codec_name.empty())
+      fail("video '", path_, "': this FFmpeg build has no encoder for container '", format->name,
+           "' by default (its codec: ", avcodec_get_name(format->video_codec), "); choose one that it takes with "
+           "--codec NAME (`ffmpeg -encoders` lists them)");
     const AVCodec* encoder = avcodec_find_encoder_by_name(codec_name.c_str());
     if (!encoder || encoder->type != AVMEDIA_TYPE_VIDEO)
       fail("video '", path_, "': no video encoder '", codec_name, "' in this FFmpeg build");
     if (avformat_query_codec(format, encoder->id, FF_COMPLIANCE_NORMAL) == 0)
       fail("video '", path_, "': container '", format->name, "' does not accept codec '", codec_name, "'");
 
-    const AVPixelFormat pix = av_get_pix_fmt(options_.pixel_format.c_str());
-    if (pix == AV_PIX_FMT_NONE) fail("video '", path_, "': unknown pixel format '", options_.pixel_format, "'");
-    bool supported = encoder->pix_fmts == nullptr;
-    for (const AVPixelFormat* p = encoder->pix_fmts; p && *p != AV_PIX_FMT_NONE; ++p) supported |= *p == pix;
-    if (!supported)
-      fail("video '", path_, "': encoder '", codec_name, "' does not take pixel format '", options_.pixel_format,
-           "'; it takes ", supported_pixel_formats(encoder));
+    const AVPixelFormat pix =
+        choose_pixel_format(encoder, options_.pixel_format, width_, height_, options_.png_bit_depth, path_);
     const AVPixFmtDescriptor* desc = av_pix_fmt_desc_get(pix);
-    const int wstep = 1 << desc->log2_chroma_w, hstep = 1 << desc->log2_chroma_h;
-    if (width_ % wstep != 0 || height_ % hstep != 0)
-      fail("video '", path_, "': pixel format '", options_.pixel_format, "' needs a width divisible by ", wstep,
-           " and a height divisible by ", hstep, ", got ", width_, "x", height_);
     int depth = 0;
     for (int c = 0; c < desc->nb_components; ++c) depth = std::max(depth, desc->comp[c].depth);
     depth_ = depth > 8 ? 16 : 8;
@@ -157,7 +148,8 @@ class VideoWriter final : public FrameWriter {
     c->width = width_;
     c->height = height_;
     c->pix_fmt = pix;
-    c->time_base = av_inv_q(rate);
+    c->time_base = encoder_time_base(encoder, rate);
+    frame_ticks_ = std::max<int64_t>(1, av_rescale_q(1, av_inv_q(rate), c->time_base));
     c->framerate = rate;
     const Rational sar = options_.sample_aspect_ratio;
     c->sample_aspect_ratio = sar.num > 0 && sar.den > 0 ? AVRational{sar.num, sar.den} : AVRational{1, 1};
@@ -172,20 +164,7 @@ class VideoWriter final : public FrameWriter {
     }
     if (out_->oformat->flags & AVFMT_GLOBALHEADER) c->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
 
-    AVDictionary* opts = nullptr;
-    if (encoder_has_option(encoder, "crf")) {
-      c->bit_rate = 0;  // libvpx: crf with a bit rate would be "constrained quality"
-      av_dict_set_int(&opts, "crf", options_.crf < 0 ? 18 : options_.crf, 0);
-    } else if (options_.crf >= 0) {
-      fail("video '", path_, "': encoder '", codec_name, "' has no CRF option; leave crf unset (it then uses a "
-           "fixed quantiser)");
-    } else {
-      // mpeg4 and friends: fixed quantiser 3 (2..31, lower is better), visually close to x264 CRF 18.
-      c->flags |= AV_CODEC_FLAG_QSCALE;
-      c->global_quality = FF_QP2LAMBDA * 3;
-    }
-    if (encoder_has_option(encoder, "preset") && !options_.preset.empty())
-      av_dict_set(&opts, "preset", options_.preset.c_str(), 0);
+    AVDictionary* opts = encoder_options(encoder, codec_name);
     rc = avcodec_open2(c, encoder, &opts);
     av_dict_free(&opts);
     if (rc < 0) fail("video '", path_, "': cannot open the ", codec_name, " encoder: ", av_error_text(rc));
@@ -195,8 +174,9 @@ class VideoWriter final : public FrameWriter {
     video_->sample_aspect_ratio = c->sample_aspect_ratio;
     video_->avg_frame_rate = rate;
     video_->r_frame_rate = rate;
+    add_display_matrix(format);
 
-    if (!options_.audio_from.empty()) add_audio(format);
+    if (!options_.audio_from.empty()) audio_ = AudioTrack::open(out_, path_, options_);
 
     rc = avio_open(&out_->pb, tmp_.c_str(), AVIO_FLAG_WRITE);
     if (rc < 0) fail("video '", path_, "': cannot create '", tmp_, "': ", av_error_text(rc));
@@ -213,45 +193,65 @@ class VideoWriter final : public FrameWriter {
     if (rc < 0) fail("video '", path_, "': cannot allocate a frame: ", av_error_text(rc));
   }
 
-  void add_audio(const AVOutputFormat* format) {
-    const std::string& source = options_.audio_from;
-    audio_.input = open_input("audio source", source);
-    AVFormatContext* in = audio_.input.get();
-    const int index = av_find_best_stream(in, AVMEDIA_TYPE_AUDIO, -1, -1, nullptr, 0);
-    if (index < 0) {  // no audio: nothing to keep
-      audio_.input.reset();
+  // Constant rate: one tick per frame. Given timestamps: their time base, unless the encoder
+  // cannot take it (MPEG-4 part 2 allows denominators up to 65535; such timestamps are rounded
+  // to the nearest tick of 1/65535 s).
+  AVRational encoder_time_base(const AVCodec* encoder, AVRational rate) {
+    if (options_.time_base.num <= 0 || options_.time_base.den <= 0) return av_inv_q(rate);
+    timestamps_tb_ = AVRational{options_.time_base.num, options_.time_base.den};
+    timed_ = true;
+    AVRational tb = timestamps_tb_;
+    av_reduce(&tb.num, &tb.den, tb.num, tb.den, std::numeric_limits<int>::max());
+    if (encoder->id == AV_CODEC_ID_MPEG4 && tb.den > 65535) tb = AVRational{1, 65535};
+    return tb;
+  }
+
+  AVDictionary* encoder_options(const AVCodec* encoder, const std::string& codec_name) {
+    AVDictionary* opts = nullptr;
+    AVCodecContext* c = codec_.get();
+    if (encoder_has_option(encoder, "crf")) {
+      c->bit_rate = 0;  // libvpx: crf with a bit rate would be "constrained quality"
+      av_dict_set_int(&opts, "crf", options_.crf < 0 ? 18 : options_.crf, 0);
+    } else if (options_.crf >= 0) {
+      fail("video '", path_, "': encoder '", codec_name, "' has no CRF option; leave crf unset (it then uses a "
+           "fixed quantiser)");
+    } else if (!(avcodec_descriptor_get(encoder->id)->props & AV_CODEC_PROP_LOSSY)) {
+      // Lossless-only codecs (ffv1, png, gif) need no quality setting.
+    } else {
+      // mpeg4 and friends: fixed quantiser 3 (2..31, lower is better), visually close to x264 CRF 18.
+      c->flags |= AV_CODEC_FLAG_QSCALE;
+      c->global_quality = FF_QP2LAMBDA * 3;
+    }
+    if (encoder_has_option(encoder, "preset") && !options_.preset.empty())
+      av_dict_set(&opts, "preset", options_.preset.c_str(), 0);
+    // libvpx's default (cpu-used 1, one thread per row off) is an order of magnitude slower than
+    // libx264's medium preset; 4 with row threading is its usual speed/quality balance.
+    if (encoder_has_option(encoder, "cpu-used")) av_dict_set_int(&opts, "cpu-used", 4, 0);
+    if (encoder_has_option(encoder, "row-mt")) av_dict_set_int(&opts, "row-mt", 1, 0);
+    // libx265 logs through its own channel, not av_log: only errors, none with quiet.
+    if (encoder_has_option(encoder, "x265-params"))
+      av_dict_set(&opts, "x265-params", options_.quiet ? "log-level=none" : "log-level=error", 0);
+    return opts;
+  }
+
+  void add_display_matrix(const AVOutputFormat* format) {
+    const DisplayMatrix& m = options_.display_matrix;
+    if (m.empty() || is_identity(m)) return;
+    VR_CHECK(m.size() == 9, "video '", path_, "': a display matrix has 9 values, got ", m.size());
+    if (!stores_display_matrix(format)) {
+      warn(options_, concat("video '", path_, "': container '", format->name, "' stores no rotation; the display "
+                            "matrix of the input is dropped (use .mp4 or .mov to keep it)"));
       return;
     }
-    audio_.in = in->streams[index];
-    const AVCodecID id = audio_.in->codecpar->codec_id;
-    if (avformat_query_codec(format, id, FF_COMPLIANCE_NORMAL) != 1) {
-      warn(options_, concat("video '", path_, "': container '", format->name, "' does not take the ",
-                            avcodec_get_name(id), " audio of '", source, "'; audio dropped"));
-      audio_.input.reset();
-      return;
-    }
-    for (unsigned i = 0; i < in->nb_streams; ++i)
-      if (static_cast<int>(i) != index) in->streams[i]->discard = AVDISCARD_ALL;
-    // Time 0 of the output is the source's first video frame (what the reader delivers first).
-    const int video_index = av_find_best_stream(in, AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
-    if (video_index >= 0 && in->streams[video_index]->start_time != AV_NOPTS_VALUE) {
-      const AVStream* v = in->streams[video_index];
-      audio_.offset = av_rescale_q(v->start_time, v->time_base, audio_.in->time_base);
-    } else if (in->start_time != AV_NOPTS_VALUE) {
-      audio_.offset = av_rescale_q(in->start_time, AVRational{1, AV_TIME_BASE}, audio_.in->time_base);
-    }
-    audio_.out = avformat_new_stream(out_, nullptr);
-    VR_CHECK(audio_.out, "video '", path_, "': out of memory");
-    const int rc = avcodec_parameters_copy(audio_.out->codecpar, audio_.in->codecpar);
-    if (rc < 0) fail("video '", path_, "': cannot copy the audio parameters: ", av_error_text(rc));
-    audio_.out->codecpar->codec_tag = 0;  // the source container's tag may mean nothing in ours
-    audio_.out->time_base = audio_.in->time_base;
-    audio_.pending.reset(av_packet_alloc());
-    VR_CHECK(audio_.pending, "video '", path_, "': out of memory");
+    uint8_t* side = av_stream_new_side_data(video_, AV_PKT_DATA_DISPLAYMATRIX, 9 * sizeof(int32_t));
+    VR_CHECK(side, "video '", path_, "': out of memory");
+    std::memcpy(side, m.data(), 9 * sizeof(int32_t));
   }
 
   void encode_rgb(const uint8_t* rgb, AVPixelFormat src, int stride) {
     VR_CHECK(!closed_, "video '", path_, "': write after close");
+    int64_t given = 0;
+    const bool has_given = take_timestamp(given);
     try {
       SwsContext* previous = sws_.get();
       sws_.reset(sws_getCachedContext(sws_.release(), width_, height_, src, width_, height_, codec_->pix_fmt,
@@ -267,15 +267,37 @@ class VideoWriter final : public FrameWriter {
       const uint8_t* in[4] = {rgb, nullptr, nullptr, nullptr};
       const int in_stride[4] = {stride, 0, 0, 0};
       sws_scale(sws_.get(), in, in_stride, 0, height_, frame_->data, frame_->linesize);
-      frame_->pts = frames_written_;
+      frame_->pts = next_pts(has_given, given);
       rc = avcodec_send_frame(codec_.get(), frame_.get());
       if (rc < 0) fail("video '", path_, "': encoding frame ", frames_written_, " failed: ", av_error_text(rc));
       drain_packets();
-      copy_audio_until(static_cast<double>(frames_written_ + 1) / options_.frame_rate.value());
+      end_of_last_frame_s_ = static_cast<double>(frame_->pts + frame_ticks_) * av_q2d(codec_->time_base);
+      if (audio_) audio_->write_until(end_of_last_frame_s_, mux_fn());
     } catch (...) {
       abort();
       throw;
     }
+  }
+
+  // The encoder pts of the frame being written: the given timestamp (timed mode) in the
+  // encoder's time base, else one frame interval after the previous frame.
+  int64_t next_pts(bool has_given, int64_t given) {
+    int64_t pts = last_pts_ == AV_NOPTS_VALUE ? 0 : last_pts_ + frame_ticks_;
+    if (timed_ && has_given) {
+      if (last_given_ != AV_NOPTS_VALUE && given <= last_given_)
+        fail("video '", path_, "': frame ", frames_written_, " has timestamp ", given, ", not after the previous ",
+             last_given_);
+      last_given_ = given;
+      pts = av_rescale_q(given, timestamps_tb_, codec_->time_base);
+      // Rounding into a coarser encoder time base must not make two frames collide.
+      if (last_pts_ != AV_NOPTS_VALUE && pts <= last_pts_) pts = last_pts_ + 1;
+    }
+    last_pts_ = pts;
+    return pts;
+  }
+
+  AudioTrack::Mux mux_fn() {
+    return [this](AVPacket* p) { mux(p); };
   }
 
   void drain_packets() {
@@ -294,39 +316,7 @@ class VideoWriter final : public FrameWriter {
     if (rc < 0) fail("video '", path_, "': writing '", tmp_, "' failed: ", av_error_text(rc));
   }
 
-  // Copies source audio packets that start before `until_s` (output time, seconds).
-  void copy_audio_until(double until_s) {
-    if (!audio_.out || audio_.done) return;
-    AVPacket* p = audio_.pending.get();
-    for (;;) {
-      if (!audio_.has_pending) {
-        const int rc = av_read_frame(audio_.input.get(), p);
-        if (rc < 0) {
-          if (rc != AVERROR_EOF)
-            warn(options_, concat("video '", path_, "': audio source '", options_.audio_from, "' read error (",
-                                  av_error_text(rc), "); audio ends here"));
-          audio_.done = true;
-          return;
-        }
-        if (p->stream_index != audio_.in->index) {
-          av_packet_unref(p);
-          continue;
-        }
-        audio_.has_pending = true;
-      }
-      const int64_t ts = p->pts != AV_NOPTS_VALUE ? p->pts : p->dts;
-      if (ts != AV_NOPTS_VALUE && (ts - audio_.offset) * av_q2d(audio_.in->time_base) >= until_s) return;
-      if (p->pts != AV_NOPTS_VALUE) p->pts -= audio_.offset;
-      if (p->dts != AV_NOPTS_VALUE) p->dts -= audio_.offset;
-      av_packet_rescale_ts(p, audio_.in->time_base, audio_.out->time_base);
-      p->stream_index = audio_.out->index;
-      p->pos = -1;
-      audio_.has_pending = false;
-      mux(p);
-    }
-  }
-
-  // Flushes the encoder, copies audio up to `audio_until_s`, writes the trailer and renames the
+  // Flushes the encoder, writes audio up to `audio_until_s`, writes the trailer and renames the
   // temporary file over the output.
   void finish(double audio_until_s) {
     VR_CHECK(!closed_, "video '", path_, "': already closed");
@@ -334,7 +324,10 @@ class VideoWriter final : public FrameWriter {
       int rc = avcodec_send_frame(codec_.get(), nullptr);
       if (rc < 0) fail("video '", path_, "': flushing the encoder failed: ", av_error_text(rc));
       drain_packets();
-      copy_audio_until(audio_until_s);
+      if (audio_) {
+        audio_->write_until(audio_until_s, mux_fn());
+        audio_->flush(mux_fn());
+      }
       rc = av_write_trailer(out_);
       if (rc < 0) fail("video '", path_, "': writing the trailer failed: ", av_error_text(rc));
       rc = avio_closep(&out_->pb);
@@ -359,14 +352,48 @@ class VideoWriter final : public FrameWriter {
   FramePtr frame_;
   PacketPtr packet_;
   SwsPtr sws_;
-  AudioCopy audio_;
+  std::unique_ptr<AudioTrack> audio_;
+  bool timed_ = false;                      // frames carry timestamps (options_.time_base set)
+  AVRational timestamps_tb_{1, 1};          // their time base
+  int64_t frame_ticks_ = 1;                 // one frame interval in the encoder's time base
+  int64_t last_pts_ = AV_NOPTS_VALUE;       // encoder time base
+  int64_t last_given_ = AV_NOPTS_VALUE;     // timestamps_tb_
+  double end_of_last_frame_s_ = 0;          // output time where the last written frame ends
   bool closed_ = false;
 };
 
 }  // namespace
 
-std::string default_video_codec() {
-  return avcodec_find_encoder_by_name("libx264") ? "libx264" : "mpeg4";
+namespace {
+
+// The first encoder of `id` that is neither a hardware wrapper (VAAPI, QSV: need a device) nor
+// experimental.
+const AVCodec* software_encoder(AVCodecID id) {
+  void* it = nullptr;
+  while (const AVCodec* c = av_codec_iterate(&it))
+    if (av_codec_is_encoder(c) && c->id == id &&
+        !(c->capabilities & (AV_CODEC_CAP_HARDWARE | AV_CODEC_CAP_EXPERIMENTAL)))
+      return c;
+  return nullptr;
+}
+
+}  // namespace
+
+std::string default_video_codec(const std::string& path) {
+  const AVOutputFormat* format = av_guess_format(nullptr, path.c_str(), nullptr);
+  if (!format) return "";
+  // 1: the container says it takes the codec; < 0: it keeps no list (then only its own default
+  // is trusted).
+  auto takes = [format](const AVCodec* c, bool own_default) {
+    if (!c) return false;
+    const int rc = avformat_query_codec(format, c->id, FF_COMPLIANCE_NORMAL);
+    return rc == 1 || (own_default && rc < 0);
+  };
+  if (const AVCodec* x264 = avcodec_find_encoder_by_name("libx264"); takes(x264, false)) return x264->name;
+  if (format->video_codec != AV_CODEC_ID_NONE)
+    if (const AVCodec* own = software_encoder(format->video_codec); takes(own, true)) return own->name;
+  if (const AVCodec* mpeg4 = avcodec_find_encoder_by_name("mpeg4"); takes(mpeg4, false)) return mpeg4->name;
+  return "";
 }
 
 std::unique_ptr<FrameWriter> open_video_writer(const std::string& path, const WriterOptions& options) {

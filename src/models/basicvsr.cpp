@@ -63,7 +63,7 @@ class FrameCache {
 }  // namespace
 
 BasicVsr::BasicVsr(Weights& w, const std::string& prefix, bool mmedit, int64_t num_feat, int64_t num_block)
-    : num_feat_(num_feat) {
+    : num_feat_(num_feat), dtype_(w.dtype()) {
   const int64_t c = num_feat;
   VR_CHECK(c > 0 && num_block >= 0, "weights '", w.file().path(), "': BasicVSR num_feat ", c, " / num_block ",
            num_block, " is invalid");
@@ -94,7 +94,7 @@ Tensor BasicVsr::reconstruct(const Tensor& backward_feat, const Tensor& forward_
   r = ops::pixel_shuffle(upconv1_(r), 2);                          // (N, C, 2H, 2W)
   r = ops::pixel_shuffle(upconv2_(r), 2);                          // (N, 64, 4H, 4W)
   r = conv_last_(conv_hr_(r));                                     // (N, 3, 4H, 4W)
-  ops::add_(r, ops::upsample_bilinear(image, 4, false));
+  ops::add_(r, ops::to_dtype(ops::upsample_bilinear(image, 4, false), dtype_));
   return r;
 }
 
@@ -110,9 +110,9 @@ void BasicVsr::run_span(const FrameFn& frame, int64_t begin, int64_t end, int64_
       if (trace) trace->flows_backward[static_cast<size_t>(i)] = flow;
       h = ops::flow_warp(h, flow, ops::WarpPadding::Zeros);
     } else {
-      h = Tensor::zeros({x.size(0), num_feat_, x.size(2), x.size(3)});
+      h = Tensor::zeros({x.size(0), num_feat_, x.size(2), x.size(3)}, dtype_, x.device());
     }
-    h = backward_trunk_(ops::cat1({x, h}));  // (N, C, H, W); image channels first
+    h = backward_trunk_(ops::cat1({ops::to_dtype(x, dtype_), h}));  // (N, C, H, W); image channels first
     if (i < end) backward[static_cast<size_t>(i - begin)] = h;
     next_image = x;
   }
@@ -125,9 +125,9 @@ void BasicVsr::run_span(const FrameFn& frame, int64_t begin, int64_t end, int64_
       if (trace) trace->flows_forward[static_cast<size_t>(i - 1)] = flow;
       f = ops::flow_warp(state.feature, flow, ops::WarpPadding::Zeros);
     } else {
-      f = Tensor::zeros({x.size(0), num_feat_, x.size(2), x.size(3)});
+      f = Tensor::zeros({x.size(0), num_feat_, x.size(2), x.size(3)}, dtype_, x.device());
     }
-    f = forward_trunk_(ops::cat1({x, f}));
+    f = forward_trunk_(ops::cat1({ops::to_dtype(x, dtype_), f}));
     emit(i, reconstruct(backward[static_cast<size_t>(i - begin)], f, x));
     backward[static_cast<size_t>(i - begin)] = Tensor();
     state = {f, x};
@@ -141,7 +141,7 @@ Tensor BasicVsr::forward(const Tensor& x, BasicVsrTrace* trace) const {
     trace->flows_forward.assign(static_cast<size_t>(t - 1), Tensor());
     trace->flows_backward.assign(static_cast<size_t>(t - 1), Tensor());
   }
-  Tensor out = Tensor::empty({n, t, 3, 4 * h, 4 * w});
+  Tensor out = Tensor::empty({n, t, 3, 4 * h, 4 * w}, dtype_, x.device());
   ForwardState state;
   run_span([&](int64_t i) { return frame_of(x, i); }, 0, t, t, state,
            [&](int64_t i, const Tensor& y) { set_frame(out, i, y); }, trace);
@@ -192,7 +192,10 @@ RealBasicVsr::RealBasicVsr(Weights& w)
   info_ = {w.arch(), w.config().dump(), 4, 0, 3, true};
 }
 
-Tensor RealBasicVsr::residue(const Tensor& x) const { return cleaning_out_(cleaning_trunk_(x)); }
+// In f32, whatever the model's precision: the cleaned images feed SpyNet, which computes in f32.
+Tensor RealBasicVsr::residue(const Tensor& x) const {
+  return ops::to_dtype(cleaning_out_(cleaning_trunk_(x)), DType::F32);
+}
 
 Tensor RealBasicVsr::clean(const Tensor& x, int passes) const {
   Tensor y = x;

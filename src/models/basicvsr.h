@@ -55,6 +55,7 @@ class BasicVsr final : public Network {
 
   ModelInfo info_;
   int64_t num_feat_;
+  DType dtype_;  // of the features (the model's precision); images and flows stay f32
   SpyNet spynet_;
   ConvResidualBlocks backward_trunk_, forward_trunk_;
   Conv2d fusion_, upconv1_, upconv2_, conv_hr_, conv_last_;

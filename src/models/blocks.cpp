@@ -23,9 +23,7 @@ ResidualBlock ResidualBlock::load(Weights& w, const std::string& name, int64_t c
 }
 
 Tensor ResidualBlock::operator()(const Tensor& x) const {
-  Tensor y = conv2(conv1(x));  // (N, C, H, W)
-  ops::add_(y, x);
-  return y;
+  return conv2(conv1(x), &x);  // (N, C, H, W): x + conv2(relu(conv1(x)))
 }
 
 ResidualBlocks ResidualBlocks::load(Weights& w, const std::string& name, int64_t channels, int64_t count) {
@@ -50,6 +48,7 @@ DcnPack DcnPack::load(Weights& w, const std::string& name, int64_t channels, int
   d.groups = deformable_groups;
   d.weight = w.take(name + ".weight", {channels, channels, 3, 3});
   d.bias = w.take(name + ".bias", {channels});
+  const Weights::KeepF32 f32_offsets(w);
   d.conv_offset = Conv2d::load(w, name + ".conv_offset", 3 * deformable_groups * 9, channels, 3);
   return d;
 }

@@ -11,6 +11,8 @@
 namespace vrestore {
 
 // nn.Conv2d with its activation fused. Keys: <name>.weight (Cout, Cin, k, k), <name>.bias (Cout).
+// Runs in its weights' precision: an input of the other dtype is cast first, which is how an f16
+// model's f32-only layers (offset convs, SpyNet) meet its f16 features.
 struct Conv2d {
   Tensor weight, bias;
   ops::Conv2dParams params;
@@ -18,7 +20,10 @@ struct Conv2d {
   static Conv2d load(Weights& w, const std::string& name, int64_t out_ch, int64_t in_ch, int kernel,
                      ops::Activation act = ops::Activation::None, int stride = 1);
   int64_t out_channels() const { return weight.size(0); }
-  Tensor operator()(const Tensor& x) const { return ops::conv2d(x, weight, &bias, params); }
+  // residual: added after the activation (a residual block's skip connection), or nullptr.
+  Tensor operator()(const Tensor& x, const Tensor* residual = nullptr) const {
+    return ops::conv2d(ops::to_dtype(x, weight.dtype()), weight, &bias, params, residual);
+  }
 };
 
 // ResidualBlockNoBN: x + conv2(relu(conv1(x))), res_scale 1. Keys <name>.conv1.*, <name>.conv2.*.
@@ -46,7 +51,8 @@ struct ConvResidualBlocks {
 };
 
 // DCNv2Pack (BasicSR) / ModulatedDCNPack (mmedit): offsets and mask come from conv_offset(feat),
-// split into thirds [dy/dx pairs of groups 0..G/2 | of groups G/2..G | mask logits].
+// split into thirds [dy/dx pairs of groups 0..G/2 | of groups G/2..G | mask logits]. conv_offset
+// keeps f32 weights in an f16 model, so offsets and masks are computed and stay in f32.
 // Keys <name>.weight, <name>.bias, <name>.conv_offset.{weight,bias}.
 struct DcnPack {
   Tensor weight, bias;

@@ -72,6 +72,7 @@ Tensor max_avg_pool(const Tensor& x) {
 Edvr::Edvr(Weights& w) : arch_(w.arch()), config_json_(w.config().dump()) {
   const bool mmedit = arch_ == "mmedit.EDVRNet";
   cfg_ = read_config(w, mmedit);
+  dtype_ = w.dtype();
   const int64_t c = cfg_.num_feat, t = cfg_.num_frame, g = cfg_.deformable_groups;
   auto name = [&](const std::string& basicsr) { return mmedit ? mmedit_module_name(basicsr) : basicsr; };
   auto conv = [&](const std::string& n, int64_t out, int64_t in, int k, Activation a = Activation::None,
@@ -253,7 +254,7 @@ Tensor Edvr::reconstruct(const Tensor& fused, const Tensor& center) const {
   r = ops::pixel_shuffle(upconv1(r), 2);            // (N, C, 2h, 2w)
   r = ops::pixel_shuffle(upconv2(r), 2);            // (N, 64, 4h, 4w)
   r = conv_last(conv_hr(r));                        // (N, 3, 4h, 4w)
-  ops::add_(r, cfg_.hr_in ? center : ops::upsample_bilinear(center, 4, false));
+  ops::add_(r, ops::to_dtype(cfg_.hr_in ? center : ops::upsample_bilinear(center, 4, false), dtype_));
   return r;
 }
 

@@ -73,6 +73,7 @@ class Edvr final : public Network {
   Tensor predeblur(const Tensor& x) const;
 
   EdvrConfig cfg_;
+  DType dtype_ = DType::F32;  // of the features (the model's precision); input frames stay f32
   std::string arch_, config_json_;
   Conv2d conv_first, conv_1x1;
   std::optional<Predeblur> predeblur_;

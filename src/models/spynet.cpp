@@ -24,6 +24,7 @@ Tensor scale_flow(const Tensor& flow, float sx, float sy) {
 
 SpyNet SpyNet::load(Weights& w, const std::string& prefix, bool mmedit_names) {
   static constexpr int64_t kChannels[6] = {8, 32, 64, 32, 16, 2};
+  const Weights::KeepF32 f32_flows(w);  // flows are computed and kept in f32 in every model precision
   SpyNet s;
   for (int l = 0; l < 6; ++l)
     for (int i = 0; i < 5; ++i) {
@@ -39,6 +40,8 @@ Tensor SpyNet::operator()(const Tensor& ref, const Tensor& supp, Tensor* at_mult
   check_rank("SpyNet", "ref", ref, 4);
   VR_CHECK(ref.size(1) == 3 && ref.shape() == supp.shape(), "SpyNet: ref ", ref.shape_str(), " and supp ",
            supp.shape_str(), " must both be (N, 3, H, W)");
+  VR_CHECK(ref.dtype() == DType::F32 && supp.dtype() == DType::F32, "SpyNet: ref ", ref.describe(), " and supp ",
+           supp.describe(), " must be f32 images (flows are computed in f32)");
   const int64_t h = ref.size(2), w = ref.size(3);
   const int64_t hr = round_up(h, 32, "SpyNet"), wr = round_up(w, 32, "SpyNet");
   auto prepare = [&](const Tensor& x) {
@@ -56,7 +59,7 @@ Tensor SpyNet::operator()(const Tensor& ref, const Tensor& supp, Tensor* at_mult
   for (int l = 0; l < 6; ++l) {
     Tensor up;  // (N, 2, hl, wl)
     if (l == 0) {
-      up = Tensor::zeros({ref.size(0), 2, refs[0].size(2), refs[0].size(3)});
+      up = Tensor::zeros({ref.size(0), 2, refs[0].size(2), refs[0].size(3)}, DType::F32, ref.device());
     } else {
       up = ops::upsample_bilinear(flow, 2, /*align_corners=*/true);
       ops::scale_(up, 2.0f);

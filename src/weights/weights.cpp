@@ -29,7 +29,14 @@ Tensor Weights::take(const std::string& name, const Shape& shape) {
   VR_CHECK(info->shape == shape, "weights '", file_.path(), "': tensor '", name, "' has shape ",
            shape_to_string(info->shape), ", expected ", shape_to_string(shape));
   taken_.insert(name);
-  return file_.load_f32(*info);
+  return file_.load_f32(*info).to(device_, keep_f32_ ? DType::F32 : dtype_);
+}
+
+void Weights::place(Device device, DType dtype) {
+  VR_CHECK(device == Device::CUDA || dtype == DType::F32, "weights '", file_.path(), "': precision ",
+           dtype_name(dtype), " on ", device_name(device), "; the CPU computes in f32");
+  device_ = device;
+  dtype_ = dtype;
 }
 
 void Weights::finish() const {

@@ -24,8 +24,28 @@ class Weights {
   const std::string& arch() const { return arch_; }          // "basicsr.EDVR", ...
   const nlohmann::json& config() const { return config_; }   // upstream constructor arguments
 
-  // The tensor `name`, which must have exactly `shape`.
+  // The tensor `name`, which must have exactly `shape`, on the placement device in the placement
+  // dtype (f32 while a KeepF32 is alive).
   Tensor take(const std::string& name, const Shape& shape);
+
+  // Where take() puts tensors: the model's device and precision (CPU f32 by default). A CUDA upload
+  // runs on the current execution, i.e. into the model's memory pool when loading inside its scope.
+  void place(Device device, DType dtype);
+  Device device() const { return device_; }
+  DType dtype() const { return dtype_; }
+
+  // While alive, take() keeps weights in f32: layers whose outputs stay f32 in an f16 model
+  // (SpyNet's flows, the offset/mask convs of deformable convolutions) load under one.
+  class KeepF32 {
+   public:
+    explicit KeepF32(Weights& w) : w_(w) { ++w_.keep_f32_; }
+    ~KeepF32() { --w_.keep_f32_; }
+    KeepF32(const KeepF32&) = delete;
+    KeepF32& operator=(const KeepF32&) = delete;
+
+   private:
+    Weights& w_;
+  };
   bool contains(const std::string& name) const { return file_.find(name) != nullptr; }
   // Throws naming the tensors that were never taken.
   void finish() const;
@@ -46,6 +66,9 @@ class Weights {
   std::string arch_;
   nlohmann::json config_;
   std::set<std::string> taken_;
+  Device device_ = Device::CPU;
+  DType dtype_ = DType::F32;
+  int keep_f32_ = 0;
 };
 
 // Supported file format version (metadata "vrestore.format_version").

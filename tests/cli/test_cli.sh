@@ -20,6 +20,12 @@ expect_error() {
   passed=$((passed + 1))
 }
 
+# check <description> <command...>: passes when the command succeeds.
+check() {
+  local what=$1; shift
+  if "$@"; then passed=$((passed + 1)); else echo "FAIL: $what"; failures=$((failures + 1)); fi
+}
+
 W=$weights/edvr_x4_tsa.safetensors
 IO=$fixtures/edvr_x4_tsa/io.safetensors
 OUT=$scratch/out.safetensors
@@ -35,7 +41,21 @@ expect_error 1 "no tensor named 'input'" -- "$cli" run --weights "$W" --input "$
 expect_error 1 "EDVR: input has shape \(2, 4, 3, 36, 40\), expected \(N, 5, 3, H, W\)" -- \
   "$cli" run --weights "$W" --input "$fixtures/basicvsr_x4/io.safetensors" --output "$OUT"
 expect_error 1 "no vrestore metadata" -- "$cli" run --weights "$IO" --input "$IO" --output "$OUT"
-expect_error 1 "device cuda: " -- "$cli" run --weights "$W" --input "$IO" --output "$OUT" --device cuda
+expect_error 1 "^vrestore: error: device cuda(:0)?: " -- "$cli" run --weights "$W" --input "$IO" --output "$OUT" --device cuda
+expect_error 1 "device cuda" -- "$cli" run --weights "$W" --input "$IO" --output "$OUT" --device cuda --precision f16
+# f16 on the CPU: one line (no usage text), exit 2.
+err=$("$cli" run --weights "$W" --input "$IO" --output "$OUT" --precision f16 2>&1 >/dev/null); rc=$?
+check "run --precision f16 on the CPU: exit 2 and one line, got $rc: $err" \
+  test "$rc" -eq 2 -a "$err" = "vrestore: --precision f16 needs --device cuda (the CPU backend computes in f32)"
+expect_error 2 "--precision must be f32 or f16, got 'bf16'" -- "$cli" run --weights "$W" --input "$IO" --output "$OUT" --precision bf16
+expect_error 2 "--device-index expects an integer 0 to 1023, got '-1'" -- \
+  "$cli" run --weights "$W" --input "$IO" --output "$OUT" --device cuda --device-index -1
+# --stats: one line on stdout after the forward; --help and --version anywhere after the command.
+out=$("$cli" run --weights "$W" --input "$IO" --output "$scratch/stats.safetensors" --stats 2>/dev/null); rc=$?
+check "run --stats prints frames, wall time, fps and peak RSS (rc $rc): '$out'" \
+  grep -Eq "^stats: frames [1-9][0-9]*, wall [0-9.]+ s, [0-9.]+ fps, peak host RSS [1-9][0-9]* bytes \([0-9.]+ MiB\)$" <<< "$out"
+check "run --help prints the usage with --stats" bash -c "'$cli' run --help | grep -q -- '--stats'"
+check "--version names the version and CUDA's state" bash -c "'$cli' --version | grep -q '^CUDA: '"
 printf 'not a safetensors file at all' > "$scratch/garbage.safetensors"
 expect_error 1 "header length .* exceeds the file" -- "$cli" info "$scratch/garbage.safetensors"
 
@@ -55,12 +75,6 @@ if "$cli" info "$W" | grep -q "loads as basicsr.EDVR, scale 4"; then passed=$((p
 # ---- hardening (issue 6): every number from outside is checked, nothing non-finite passes ----
 cases=$fixtures/../cases/hardening
 PY=${VRESTORE_PYTHON:-python3}  # only the standard library is used below
-
-# check <description> <command...>: passes when the command succeeds.
-check() {
-  local what=$1; shift
-  if "$@"; then passed=$((passed + 1)); else echo "FAIL: $what"; failures=$((failures + 1)); fi
-}
 
 expect_error 1 "weights '.*config_wrong_type.safetensors': config 'center_frame_idx' is the string \"two\", expected an integer" -- \
   "$cli" info "$cases/config_wrong_type.safetensors"

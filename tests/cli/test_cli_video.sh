@@ -34,6 +34,15 @@ expect_error() {
   ok
 }
 
+# pix_fmt FILE / audio_codec FILE / rotation FILE: of the first video / audio stream.
+pix_fmt() { ffprobe -v error -select_streams v:0 -show_entries stream=pix_fmt -of csv=p=0 "$1" 2>/dev/null; }
+video_codec() { ffprobe -v error -select_streams v:0 -show_entries stream=codec_name -of csv=p=0 "$1" 2>/dev/null; }
+audio_codec() { ffprobe -v error -select_streams a:0 -show_entries stream=codec_name -of csv=p=0 "$1" 2>/dev/null; }
+rotation() { ffprobe -v error -select_streams v:0 -show_entries stream_side_data=rotation -of csv=p=0 "$1" 2>/dev/null | grep -v '^$'; }
+# pts FILE: the video frames' presentation times in seconds, one line.
+pts() { ffprobe -v error -select_streams v:0 -show_entries frame=pts_time -of csv=p=0 "$1" 2>/dev/null |
+        awk -F, '$1 != "" { printf "%s ", $1 }'; }
+
 # probe FILE: "<frames> <W>x<H> <rate> <audio streams>" of a video, frames counted by decoding.
 probe() {
   local v; v=$(ffprobe -v error -select_streams v:0 -count_frames \
@@ -153,10 +162,17 @@ if ffmpeg -v error -y -f lavfi -i testsrc=size=32x32:rate=25 -frames:v 2 -pix_fm
 else
   bad "ffmpeg could not write a bgr4 clip"
 fi
-# An odd frame size cannot be written as yuv420p (the default): a scale-1 model on 33x32.
+# An odd frame size does not fit yuv420p: libx264 gets 4:4:4 (a scale-1 model on 33x32); mpeg4,
+# which has only 4:2:0, is refused naming what would work.
 clip "$S/odd.avi" 3 33x32 -c:v mpeg4
-expect_error 1 "pixel format 'yuv420p' needs a width divisible by 2" -- \
-  "$cli" restore -i "$S/odd.avi" -o "$S/e.mp4" -m "$DEBLUR"
+if "$cli" restore -q -i "$S/odd.avi" -o "$S/odd.mp4" -m "$DEBLUR"; then
+  got="$(probe "$S/odd.mp4") $(pix_fmt "$S/odd.mp4")"
+  check "33x32 is written as 4:4:4 H.264, got '$got'" test "$got" = "3 33x32 25/1 0 yuv444p"
+else
+  bad "restore of an odd-sized clip failed"
+fi
+expect_error 1 "encoder 'mpeg4' has no pixel format for 33x32 frames .*; choose another --codec, e.g. libx264" -- \
+  "$cli" restore -i "$S/odd.avi" -o "$S/e.avi" -m "$DEBLUR" --codec mpeg4
 mkdir -p "$S/empty_dir"
 expect_error 1 "PNG folder '.*empty_dir': no .png files" -- "$cli" restore -i "$S/empty_dir" -o "$S/e.mp4" -m "$EDVR"
 # Unwritable outputs: inside a file; a folder without write permission (not for root).
@@ -193,8 +209,18 @@ expect_error 1 "--tile: spatial tiling is not supported for basicsr.EDVR yet" --
   "$cli" restore -i "$S/in.avi" -o "$S/e.mp4" -m "$EDVR" --tile 16 16 --tile-overlap 4
 expect_error 1 "--tile: spatial tiling is not supported for basicsr.BasicVSR yet" -- \
   "$cli" restore -i "$S/in.avi" -o "$S/e.mp4" -m "$BV" --tile 16 16
-expect_error 1 "--precision f16 needs --device cuda" -- "$cli" restore -i "$S/in.avi" -o "$S/e.mp4" -m "$EDVR" --precision f16
-expect_error 1 "device cuda: " -- "$cli" restore -i "$S/in.avi" -o "$S/e.mp4" -m "$EDVR" --device cuda
+# f16 on the CPU is a usage error of one line; without a GPU, cuda is one line naming why.
+expect_error 2 "^vrestore: --precision f16 needs --device cuda \(the CPU backend computes in f32\)$" -- \
+  "$cli" restore -i "$S/in.avi" -o "$S/e.mp4" -m "$EDVR" --precision f16
+expect_error 1 "^vrestore: error: device cuda(:0)?: .*" -- "$cli" restore -i "$S/in.avi" -o "$S/e.mp4" -m "$EDVR" --device cuda
+expect_error 1 "device cuda(:1)?: " -- \
+  "$cli" restore -i "$S/in.avi" -o "$S/e.mp4" -m "$EDVR" --device cuda --precision f16 --device-index 1
+expect_error 2 "^vrestore: --device-index applies to --device cuda only$" -- \
+  "$cli" restore -i "$S/in.avi" -o "$S/e.mp4" -m "$EDVR" --device-index 1
+# Chunking is for recurrent models: EDVR refuses it rather than ignore it.
+expect_error 1 "--chunk, --lookahead and --independent-chunks apply to recurrent models \(BasicVSR, RealBasicVSR\) only; basicsr.EDVR restores each frame from a window of 5 frames" -- \
+  "$cli" restore -i "$S/in.avi" -o "$S/e.mp4" -m "$EDVR" --chunk 4
+expect_error 1 "apply to recurrent models" -- "$cli" restore -i "$S/in.avi" -o "$S/e.mp4" -m "$EDVR" --lookahead 0
 expect_error 1 "VRESTORE_DEFAULT_MODEL is '.*nope.safetensors', which is not a file; .* pass -m" -- \
   env VRESTORE_DEFAULT_MODEL="$S/nope.safetensors" "$cli" restore -i "$S/in.avi" -o "$S/e.mp4"
 # Encoder options.
@@ -221,6 +247,83 @@ expect_error 2 "a .safetensors --input is restored into a .safetensors --output"
   "$cli" restore -i "$S/png_in.safetensors" -o "$S/e.mp4" -m "$EDVR"
 expect_error 2 "--crf applies to video outputs, not to a .safetensors output" -- \
   "$cli" restore -i "$S/png_in.safetensors" -o "$S/e.safetensors" -m "$EDVR" --crf 20
+
+# ---- what the output is and carries ------------------------------------------------------------
+# ffv1 keeps RGB: the decoded video equals the PNG-folder output of the same restoration, sample
+# for sample.
+if "$cli" restore -q -i "$S/png_in" -o "$S/ffv1.mkv" -m "$EDVR" --codec ffv1 &&
+   ffmpeg -v error -y -i "$S/ffv1.mkv" -f rawvideo -pix_fmt rgb24 "$S/ffv1.rgb" &&
+   ffmpeg -v error -y -i "$S/png_edvr/%06d.png" -f rawvideo -pix_fmt rgb24 "$S/png_edvr.rgb"; then
+  check "ffv1 output is RGB ($(pix_fmt "$S/ffv1.mkv")) and equals the PNG frames" cmp -s "$S/ffv1.rgb" "$S/png_edvr.rgb"
+else
+  bad "ffv1 restore failed"
+fi
+# .webm's default codec is VP9; the AAC audio of an MP4 input becomes Opus (WebM takes no AAC),
+# with one warning line.
+if "$cli" restore -i "$S/in.mp4" -o "$S/out.webm" -m "$DEBLUR" 2> "$S/webm.log"; then
+  got="$(probe "$S/out.webm") $(video_codec "$S/out.webm") $(audio_codec "$S/out.webm")"
+  check "webm keeps 8 frames and the audio as VP9 + Opus, got '$got'" test "$got" = "8 32x32 30000/1001 1 vp9 opus"
+  check "one warning says the audio was re-encoded: $(cat "$S/webm.log")" \
+    test "$(grep -c "warning: .*does not take the aac audio of .*in.mp4'; audio re-encoded as libopus$" "$S/webm.log")" -eq 1
+else
+  bad "webm restore failed: $(cat "$S/webm.log")"
+fi
+# PCM audio in AVI cannot go into MP4: AAC.
+ffmpeg -v error -y -f lavfi -i "testsrc=size=32x24:rate=25" -f lavfi -i "sine=frequency=440:sample_rate=22050" \
+  -frames:v 5 -c:v mpeg4 -c:a pcm_s16le -shortest "$S/pcm.avi"
+if "$cli" restore -q -i "$S/pcm.avi" -o "$S/pcm.mp4" -m "$DEBLUR" 2> "$S/pcm.log"; then
+  check "PCM audio becomes AAC in MP4, got '$(audio_codec "$S/pcm.mp4")'" test "$(audio_codec "$S/pcm.mp4")" = aac
+else
+  bad "restore with PCM audio failed: $(cat "$S/pcm.log")"
+fi
+# Rotation: an MP4 whose track header says "rotate 90" (patched in: this ffmpeg cannot tag it)
+# keeps it.
+clip "$S/rot.mp4" 3 32x24 -c:v libx264 -pix_fmt yuv420p
+"$PY" - "$S/rot.mp4" <<'PYEOF'
+import struct, sys
+data = bytearray(open(sys.argv[1], 'rb').read())
+at = data.find(b'tkhd')
+assert at > 0 and data[at + 4] == 0, 'version-0 tkhd expected'
+# tkhd v0: 'tkhd' + version/flags 4 + times 8 + track id 4 + reserved 4 + duration 4 + 8 + 8: matrix.
+m = at + 4 + 4 + 8 + 4 + 4 + 4 + 8 + 8
+data[m:m + 36] = struct.pack('>9i', 0, 1 << 16, 0, -(1 << 16), 0, 0, 0, 0, 1 << 30)
+open(sys.argv[1], 'wb').write(data)
+PYEOF
+in_rot=$(rotation "$S/rot.mp4")
+if [ -n "$in_rot" ] && "$cli" restore -q -i "$S/rot.mp4" -o "$S/rot_out.mp4" -m "$EDVR"; then
+  check "the rotation ($in_rot) is kept in the x4 output, got '$(rotation "$S/rot_out.mp4")'" \
+    test "$(rotation "$S/rot_out.mp4")" = "$in_rot"
+else
+  bad "rotated input: ffprobe sees rotation '$in_rot', or the restore failed"
+fi
+# Timing: a clip with every third frame dropped (sparse timestamps, as in opencv's tree.avi) keeps
+# each frame's time instead of being renumbered at the nominal rate.
+ffmpeg -v error -y -f lavfi -i "testsrc=size=32x24:rate=25:duration=0.48" -vf "select='not(mod(n\,3))+eq(n\,10)'" \
+  -vsync passthrough -c:v mpeg4 "$S/sparse.avi"
+if "$cli" restore -q -i "$S/sparse.avi" -o "$S/sparse.mkv" -m "$DEBLUR"; then
+  check "sparse timestamps are kept: in '$(pts "$S/sparse.avi")', out '$(pts "$S/sparse.mkv")'" \
+    test "$(pts "$S/sparse.avi")" = "$(pts "$S/sparse.mkv")"
+  check "the sparse input really has gaps: '$(pts "$S/sparse.avi")'" test "$(pts "$S/sparse.avi")" = "0.000000 0.120000 0.240000 0.360000 0.400000 "
+else
+  bad "restore of a sparse-timestamp clip failed"
+fi
+# A reader of stderr that goes away (`| head -1`) does not kill the run mid-file.
+mkdir -p "$S/pipe"
+"$cli" restore -i "$S/sparse.avi" -o "$S/pipe/out.mp4" -m "$DEBLUR" 2>&1 | head -1 > /dev/null
+check "with stderr closed early the output is still complete: $(ls -A "$S/pipe")" \
+  test "$(ls -A "$S/pipe")" = "out.mp4" -a "$(probe "$S/pipe/out.mp4" | cut -d' ' -f1)" = 5
+# --quiet silences FFmpeg's encoders too: libx265 logs through its own channel.
+err=$("$cli" restore -q -i "$S/in.avi" -o "$S/x265.mp4" -m "$DEBLUR" --codec libx265 2>&1); rc=$?
+check "--quiet with libx265 prints nothing (rc $rc): '$err'" test "$rc" -eq 0 -a -z "$err"
+err=$("$cli" restore -i "$S/in.avi" -o "$S/x265b.mp4" -m "$DEBLUR" --codec libx265 2>&1)
+check "without --quiet libx265 prints no info lines of its own: '$err'" test -z "$(grep -i "x265 \[" <<< "$err")"
+# --stats: one line on stdout after the run (also with --quiet).
+out=$("$cli" restore -q --stats -i "$S/in.avi" -o "$S/stats.mp4" -m "$DEBLUR" 2>/dev/null)
+check "restore --stats prints frames, wall time, fps and peak RSS: '$out'" \
+  grep -Eq "^stats: frames 6, wall [0-9.]+ s, [0-9.]+ fps, peak host RSS [1-9][0-9]* bytes \([0-9.]+ MiB\)$" <<< "$out"
+# --help and --version after the command, whatever else is on the line.
+check "restore --help prints the usage" bash -c "'$cli' restore --help | grep -q -- '--tile-overlap P'"
+check "restore -i x --version prints the version" bash -c "'$cli' restore -i x --version | grep -q '^vrestore [0-9]'"
 
 # ---- Ctrl-C: a playable file of the frames done, or none; never a corrupt one ------------------
 # interrupt <output> <after this stderr regex>: runs restore on 40 frames, sends SIGINT once the
@@ -262,6 +365,17 @@ kill -INT "$pid"; sleep 0.1; kill -INT "$pid"; wait "$pid"; rc=$?
 grep -q "holds the first" "$S/int2.log" && rm -f "$S/int2/out.mp4"
 check "a double Ctrl-C exits 130 at once and leaves nothing in the folder: rc $rc, left: $(ls -A "$S/int2"), \
 stderr: $(cat "$S/int2.log")" test "$rc" -eq 130 -a -z "$(ls -A "$S/int2")"
+
+# A double Ctrl-C while PNG frames are written leaves only complete frames: no temporary file of a
+# frame being written (the second signal waits for the frame). Tried at several moments.
+for delay in 0.05 0.2 0.5; do
+  rm -rf "$S/int_png"
+  "$cli" restore -i "$S/long128.mp4" -o "$S/int_png/" -m "$DEBLUR" 2> "$S/int_png.log" & pid=$!
+  for _ in $(seq 600); do grep -Eq "^restore: [0-9]+/40" "$S/int_png.log" && break; sleep 0.01; done
+  kill -INT "$pid"; sleep "$delay"; kill -INT "$pid" 2>/dev/null; wait "$pid"; rc=$?
+  check "double Ctrl-C on a PNG output (delay $delay): exit 130 and no hidden file: rc $rc, left: \
+$(ls -A "$S/int_png" 2>/dev/null | grep '^\.')" test "$rc" -eq 130 -a -z "$(ls -A "$S/int_png" 2>/dev/null | grep '^\.')"
+done
 
 echo "cli_video: $passed passed, $failures failed"
 [ "$failures" -eq 0 ]

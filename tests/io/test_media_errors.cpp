@@ -14,6 +14,7 @@ namespace fs = std::filesystem;
 using namespace vrestore::io;
 using namespace media_test;
 using Catch::Contains;
+using Catch::Equals;
 
 namespace {
 
@@ -187,10 +188,28 @@ TEST_CASE("bad writer options are refused with the reason") {
   const std::string dir = scratch("err_options");
   WriterOptions odd = small();
   odd.width = 33;
-  CHECK_THROWS_WITH(open_writer(dir + "/odd.mp4", odd), Contains("yuv420p") && Contains("33x32"));
+  odd.pixel_format = "yuv420p";  // asked for explicitly: not replaced by a format that fits
+  CHECK_THROWS_WITH(open_writer(dir + "/odd.mp4", odd),
+                    Contains("pixel format 'yuv420p' needs a width divisible by 2") && Contains("33x32"));
+  odd.pixel_format.clear();
   CHECK_NOTHROW(open_writer(dir + "/odd/", odd)->close());  // PNG takes any size
+  // mpeg4 takes only yuv420p, which an odd size does not fit: say so, and what would.
+  WriterOptions odd_mpeg4 = odd;
+  odd_mpeg4.codec = "mpeg4";
+  CHECK_THROWS_WITH(open_writer(dir + "/odd.avi", odd_mpeg4),
+                    Equals("video '" + dir + "/odd.avi': encoder 'mpeg4' has no pixel format for 33x32 frames that "
+                           "libswscale can make (it takes yuv420p; 4:2:0 needs an even width and height); choose "
+                           "another --codec, e.g. libx264 (4:4:4 at odd sizes) or ffv1"));
+  WriterOptions wrong_format = small();
+  wrong_format.pixel_format = "yuv420p";
+  wrong_format.codec = "ffv1";
+  CHECK_NOTHROW(open_writer(dir + "/ffv1_420.mkv", wrong_format)->abort());  // ffv1 takes yuv420p when asked
+  wrong_format.codec = "png";
+  CHECK_THROWS_WITH(open_writer(dir + "/png_420.mov", wrong_format),
+                    Contains("encoder 'png' does not take pixel format 'yuv420p'; it takes rgb24"));
 
   WriterOptions webm = small();
+  webm.codec = "libx264";
   CHECK_THROWS_WITH(open_writer(dir + "/out.webm", webm), Contains("webm") && Contains("libx264"));
   WriterOptions unknown = small();
   unknown.codec = "no_such_codec";

@@ -75,7 +75,7 @@ TEST_CASE("audio is stream-copied with its duration when the container takes the
   }
 }
 
-TEST_CASE("audio the container cannot take is dropped with a warning naming both") {
+TEST_CASE("audio the container cannot take is re-encoded (AAC, Opus), with a warning naming both") {
   if (!have_ffmpeg()) {
     WARN("skipped: the ffmpeg program is missing (scripts/install_deps.sh installs it)");
     return;
@@ -84,17 +84,57 @@ TEST_CASE("audio the container cannot take is dropped with a warning naming both
   const std::string input = dir + "/in.avi";
   REQUIRE(run_ffmpeg("-f lavfi -i testsrc2=size=64x48:rate=10:duration=1 -f lavfi -i sine=duration=1 "
                      "-c:v mpeg4 -c:a pcm_s16le -shortest '" + input + "'"));
+  const auto in_audio = probe_streams(input, "audio");
+  REQUIRE(in_audio.size() == 1);
   std::vector<std::string> warnings;
   CHECK(transcode(input, dir + "/out.mp4", &warnings) == 10);
   REQUIRE(warnings.size() == 1);
-  CHECK_THAT(warnings[0], Catch::Contains("pcm_s16le") && Catch::Contains("in.avi") && Catch::Contains("out.mp4") &&
-                              Catch::Contains("audio dropped"));
-  CHECK(probe_streams(dir + "/out.mp4", "audio").empty());
-  // The same audio fits Matroska.
+  CHECK(warnings[0] == "video '" + dir + "/out.mp4': container 'mp4' does not take the pcm_s16le audio of '" + input +
+                           "'; audio re-encoded as aac");
+  auto audio = probe_streams(dir + "/out.mp4", "audio");
+  REQUIRE(audio.size() == 1);
+  CHECK(audio[0].codec == "aac");
+  // The whole second (AAC frames are 1024 samples: 23 ms at 44.1 kHz; one of priming).
+  CHECK(audio[0].duration_s == Approx(in_audio[0].duration_s).margin(0.05));
+  // WebM takes neither PCM nor AAC: Opus (libvpx-vp9 for the video, WebM's own codec).
+  warnings.clear();
+  CHECK(transcode(input, dir + "/out.webm", &warnings) == 10);
+  REQUIRE(warnings.size() == 1);
+  CHECK_THAT(warnings[0], Catch::EndsWith("audio re-encoded as libopus"));
+  audio = probe_streams(dir + "/out.webm", "audio");
+  REQUIRE(audio.size() == 1);
+  CHECK(audio[0].codec == "opus");
+  CHECK(audio[0].duration_s == Approx(in_audio[0].duration_s).margin(0.05));
+  // The same audio fits Matroska as it is.
   warnings.clear();
   CHECK(transcode(input, dir + "/out.mkv", &warnings) == 10);
   CHECK(warnings.empty());
-  CHECK(probe_streams(dir + "/out.mkv", "audio").size() == 1);
+  CHECK(probe_streams(dir + "/out.mkv", "audio").at(0).codec == "pcm_s16le");
+  // GIF takes no audio at all: dropped, with one warning.
+  warnings.clear();
+  CHECK(transcode(input, dir + "/out.gif", &warnings) == 10);
+  REQUIRE(warnings.size() == 1);
+  CHECK_THAT(warnings[0], Catch::Contains("container 'gif' does not take the pcm_s16le audio") &&
+                              Catch::EndsWith("nor any of AAC, Opus and Vorbis; audio dropped"));
+  CHECK(probe_streams(dir + "/out.gif", "audio").empty());
+}
+
+TEST_CASE("re-encoded audio is cut with the video by finish_partial") {
+  if (!have_ffmpeg()) {
+    WARN("skipped: the ffmpeg program is missing (scripts/install_deps.sh installs it)");
+    return;
+  }
+  const std::string dir = scratch("audio_transcode_partial");
+  const std::string input = dir + "/in.mkv";
+  REQUIRE(run_ffmpeg("-f lavfi -i testsrc2=size=64x48:rate=20:duration=3 -f lavfi -i sine=duration=3 "
+                     "-c:v libx264 -pix_fmt yuv420p -c:a pcm_s16le -shortest '" + input + "'"));
+  std::vector<std::string> warnings;
+  CHECK(transcode(input, dir + "/out.mp4", &warnings, 17, /*partial=*/true) == 17);
+  const auto audio = probe_streams(dir + "/out.mp4", "audio");
+  REQUIRE(audio.size() == 1);
+  CHECK(audio[0].codec == "aac");
+  CHECK(audio[0].duration_s < 17 / 20.0 + 0.05);  // cut at the last frame (plus a packet or two)
+  CHECK(audio[0].duration_s > 17 / 20.0 - 0.05);
 }
 
 TEST_CASE("finish_partial leaves a playable file of the frames done, audio cut to them") {

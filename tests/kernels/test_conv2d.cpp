@@ -28,6 +28,7 @@ struct Case {
 
 struct Inputs {
   std::vector<float> x, weight, bias;
+  std::vector<float> residual;  // (N, Cout, Ho, Wo) added after the activation, or empty
 };
 
 Inputs make_inputs(const Case& k, uint32_t seed) {
@@ -66,7 +67,9 @@ std::vector<float> reference_conv2d(const Case& k, const Inputs& in) {
                 sum += double(in.weight[((size_t(o) * k.cin + c) * k.kh + ky) * k.kw + kx]) *
                        in.x[((size_t(b) * k.cin + c) * k.h + y) * k.w + x];
               }
-          out[((size_t(b) * k.cout + o) * ho + oy) * wo + ox] = float(activate(sum, k.activation));
+          const size_t i = ((size_t(b) * k.cout + o) * ho + oy) * wo + ox;
+          out[i] = float(activate(sum, k.activation));
+          if (!in.residual.empty()) out[i] += in.residual[i];  // rounded like the kernels: once after the activation
         }
   return out;
 }
@@ -108,10 +111,13 @@ std::vector<float> run_kernel(const Case& k, const Inputs& in, int64_t chunk_pix
   if (k.bias) bias.upload(store(in.bias));
   DeviceBuffer<T> out(size_t(k.n) * k.cout * k.out_h() * k.out_w());
   out.fill_nan();
+  DeviceBuffer<T> residual(std::max<size_t>(in.residual.size(), 1));
+  if (!in.residual.empty()) residual.upload(store(in.residual));
   kernels::Conv2dParams<T> p = params_of<T>(k);
   p.input = x.get();
   p.weight = weight.get();
   p.bias = k.bias ? bias.get() : nullptr;
+  p.residual = in.residual.empty() ? nullptr : residual.get();
   p.output = out.get();
   p.chunk_pixels = chunk_pixels;
   // A tile element no thread writes stays NaN and poisons the GEMM output.
@@ -133,7 +139,9 @@ std::vector<float> run_cpu(const Case& k, const Inputs& in) {
   p.padding = k.pad_h;
   p.dilation = k.dil_h;
   p.activation = k.activation;
-  const Tensor out = ops::conv2d(x, weight, k.bias ? &bias : nullptr, p);
+  const Tensor residual =
+      in.residual.empty() ? Tensor() : Tensor::from_data({k.n, k.cout, k.out_h(), k.out_w()}, in.residual.data());
+  const Tensor out = ops::conv2d(x, weight, k.bias ? &bias : nullptr, p, in.residual.empty() ? nullptr : &residual);
   return std::vector<float>(out.data(), out.data() + out.numel());
 }
 
@@ -218,6 +226,31 @@ TEST_CASE("conv2d f16 matches the CPU backend on the same rounded inputs", "[ker
       const Comparison c = compare("conv2d f16", run_kernel<__half>(k, in, chunk), want, kF16Atol, kF16Rtol);
       REQUIRE_CLOSE(c);
       if (chunk == 0) std::printf("conv2d f16 vs CPU %s: max |diff| %.2e\n", describe(k).c_str(), c.max_abs);
+    }
+  }
+}
+
+TEST_CASE("conv2d adds a residual in its epilogue, also without bias or activation", "[kernels][conv2d]") {
+  uint32_t seed = 900;
+  for (Case k : kCases) {
+    for (bool bias : {true, false}) {
+      k.bias = bias;
+      Inputs in = make_inputs(k, seed += 10);
+      in.residual = random_vector(size_t(k.n) * k.cout * k.out_h() * k.out_w(), -1, 1, seed + 5);
+      const std::vector<float> want = reference_conv2d(k, in);
+      for (int64_t chunk : {int64_t(0), int64_t(7)}) {
+        INFO("case " << describe(k) << ", bias " << bias << ", chunk " << chunk);
+        REQUIRE_CLOSE(compare("conv2d + residual", run_kernel<float>(k, in, chunk), want, kF32Atol, kF32Rtol));
+        if (k.cpu_expressible())
+          REQUIRE_CLOSE(compare("conv2d + residual vs CPU", run_kernel<float>(k, in, chunk), run_cpu(k, in), kF32Atol,
+                                kF32Rtol));
+      }
+      if (!k.cpu_expressible()) continue;
+      Inputs rounded = in;
+      for (auto* v : {&rounded.x, &rounded.weight, &rounded.bias, &rounded.residual}) *v = round_to_half(*v);
+      INFO("f16 case " << describe(k) << ", bias " << bias);
+      REQUIRE_CLOSE(compare("conv2d f16 + residual", run_kernel<__half>(k, rounded), run_cpu(k, rounded), kF16Atol,
+                            kF16Rtol));
     }
   }
 }

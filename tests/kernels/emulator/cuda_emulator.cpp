@@ -1,15 +1,19 @@
 // The emulator's machinery: fibers, the block scheduler with its barrier/warp rendezvous and
-// checks, and the subset of the CUDA runtime API the kernels and tests use.
+// checks, and the runtime API's error reporting (the rest of the runtime: cuda_runtime.cpp).
+//
+// Threads: a grid runs on the host thread that launches it, with that thread's fibers and
+// built-in variables (all thread_local), so host threads may launch concurrently, as with two
+// streams on a GPU. The last error is per host thread, as in CUDA; the schedule is process-wide.
 #include "cuda_emulator.h"
 
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
-#include <unordered_set>
 #include <vector>
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -83,8 +87,16 @@ struct Fiber {
   WarpRequest warp{};
 };
 
+// Process-wide, so that `--schedule` applies to grids launched from any host thread.
+std::atomic<Schedule> g_schedule = [] {
+  const char* s = std::getenv("VRESTORE_EMU_SCHEDULE");
+  if (s && std::string(s) == "reverse") return Schedule::Reverse;
+  if (s && std::string(s) == "random") return Schedule::Random;
+  return Schedule::Forward;
+}();
+
+// One per host thread: the grid that thread is running and its last error.
 struct Emulator {
-  Schedule schedule = Schedule::Forward;
   std::mt19937 rng{12345};
   std::vector<char*> stack_pool;  // reused across blocks and launches
 
@@ -104,15 +116,22 @@ struct Emulator {
 
   std::string kernel;  // name of the running kernel, for messages
   cudaError_t last_error = cudaSuccess;
+  bool launch_failed = false;  // last_error came from a launch, so synchronizing reports it too
   std::string message;
   Stats stats;
-  std::unordered_set<void*> allocations;
 
   Emulator() {
-    const char* s = std::getenv("VRESTORE_EMU_SCHEDULE");
-    if (s && std::string(s) == "reverse") schedule = Schedule::Reverse;
-    if (s && std::string(s) == "random") schedule = Schedule::Random;
     if (const char* seed = std::getenv("VRESTORE_EMU_SEED")) rng.seed(unsigned(std::strtoul(seed, nullptr, 10)));
+  }
+  // A host thread that launched and exits returns its fiber stacks (guard page included).
+  ~Emulator() {
+    const size_t page = size_t(sysconf(_SC_PAGESIZE));
+    for (char* stack : stack_pool) {
+#if defined(__SANITIZE_ADDRESS__)
+      ASAN_UNPOISON_MEMORY_REGION(stack, kStackBytes);  // no stale poison for a later mapping there
+#endif
+      munmap(stack - page, kStackBytes + page);
+    }
   }
 };
 
@@ -141,6 +160,7 @@ const char* op_name(WarpOp op) {
 void record_error(cudaError_t code, const std::string& what) {
   Emulator& e = emu();
   e.last_error = code;
+  e.launch_failed = true;
   e.message = e.kernel.empty() ? what : e.kernel + ": " + what;
   std::fprintf(stderr, "[cuda emulator] %s\n", e.message.c_str());
 }
@@ -231,7 +251,7 @@ void switch_to_scheduler() {
 // ---- scheduling ----------------------------------------------------------------------------------
 void order(std::vector<int>& ids) {
   Emulator& e = emu();
-  switch (e.schedule) {
+  switch (g_schedule.load()) {
     case Schedule::Forward: std::sort(ids.begin(), ids.end()); break;
     case Schedule::Reverse: std::sort(ids.rbegin(), ids.rend()); break;
     case Schedule::Random: std::shuffle(ids.begin(), ids.end(), e.rng); break;
@@ -317,8 +337,8 @@ bool run_block(unsigned nthreads) {
 
 }  // namespace
 
-Schedule schedule() { return emu().schedule; }
-void set_schedule(Schedule s) { emu().schedule = s; }
+Schedule schedule() { return g_schedule.load(); }
+void set_schedule(Schedule s) { g_schedule.store(s); }
 const char* schedule_name(Schedule s) {
   return s == Schedule::Forward ? "forward" : s == Schedule::Reverse ? "reverse" : "random";
 }
@@ -327,7 +347,18 @@ Stats stats() { return emu().stats; }
 
 namespace detail {
 
-void run_grid(const char* kernel_name, dim3 grid, dim3 block, size_t dynamic_smem, Body body, void* call) {
+cudaError_t set_error(cudaError_t code) {
+  if (code != cudaSuccess) {
+    emu().last_error = code;
+    emu().launch_failed = false;
+  }
+  return code;
+}
+
+cudaError_t launch_error() { return emu().launch_failed ? emu().last_error : cudaSuccess; }
+
+void run_grid(const char* kernel_name, dim3 grid, dim3 block, size_t dynamic_smem, cudaStream_t stream, Body body,
+              void* call) {
   Emulator& e = emu();
   const uint64_t nthreads = uint64_t(block.x) * block.y * block.z;
   auto dims = [](dim3 d) { return "(" + std::to_string(d.x) + "," + std::to_string(d.y) + "," + std::to_string(d.z) + ")"; };
@@ -337,6 +368,11 @@ void run_grid(const char* kernel_name, dim3 grid, dim3 block, size_t dynamic_sme
     bad = "block " + dims(block) + " has " + std::to_string(nthreads) + " threads; allowed 1..1024 with z <= 64";
   else if (grid.x == 0 || grid.y == 0 || grid.z == 0 || grid.y > 65535 || grid.z > 65535)
     bad = "grid " + dims(grid) + " is empty or too large";
+  if (!valid_stream(stream)) {
+    record_error(cudaErrorInvalidResourceHandle, "launched on a stream that does not exist (destroyed?)");
+    e.kernel.clear();
+    return;
+  }
   if (!bad.empty() || dynamic_smem > kMaxDynamicShared) {
     if (bad.empty())
       record_error(cudaErrorInvalidValue, std::to_string(dynamic_smem) + " bytes of dynamic shared memory; more "
@@ -358,8 +394,9 @@ void run_grid(const char* kernel_name, dim3 grid, dim3 block, size_t dynamic_sme
 
   std::vector<uint32_t> blocks(size_t(grid.x) * grid.y * grid.z);
   for (size_t i = 0; i < blocks.size(); ++i) blocks[i] = uint32_t(i);
-  if (e.schedule == Schedule::Reverse) std::reverse(blocks.begin(), blocks.end());
-  if (e.schedule == Schedule::Random) std::shuffle(blocks.begin(), blocks.end(), e.rng);
+  const Schedule block_order = g_schedule.load();
+  if (block_order == Schedule::Reverse) std::reverse(blocks.begin(), blocks.end());
+  if (block_order == Schedule::Random) std::shuffle(blocks.begin(), blocks.end(), e.rng);
   for (uint32_t b : blocks) {
     blockIdx = make_uint3(b % grid.x, b / grid.x % grid.y, b / (grid.x * grid.y));
     if (smem) std::memset(smem, 0xFF, dynamic_smem);
@@ -457,47 +494,18 @@ uint64_t warp_rendezvous(WarpOp op, unsigned mask, uint64_t bits, int arg, int w
 }  // namespace detail
 }  // namespace cuemu
 
-// ---- runtime API subset --------------------------------------------------------------------------
-// Host and "device" memory are the same address space; streams run synchronously.
+// ---- runtime API: errors (per host thread, as in CUDA) --------------------------------------------
 using cuemu::emu;
 
 extern "C" {
 
-cudaError_t cudaMalloc(void** ptr, size_t size) {
-  *ptr = size ? std::malloc(size) : nullptr;  // exact size: ASan sees a one-element overrun
-  if (size && !*ptr) return emu().last_error = cudaErrorMemoryAllocation;
-  if (*ptr) emu().allocations.insert(*ptr);
-  return cudaSuccess;
-}
-
-cudaError_t cudaFree(void* ptr) {
-  if (!ptr) return cudaSuccess;
-  if (!emu().allocations.erase(ptr)) return emu().last_error = cudaErrorInvalidValue;
-  std::free(ptr);
-  return cudaSuccess;
-}
-
-cudaError_t cudaMemcpy(void* dst, const void* src, size_t count, cudaMemcpyKind) {
-  if (count) std::memmove(dst, src, count);
-  return cudaSuccess;
-}
-cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t count, cudaMemcpyKind kind, cudaStream_t) {
-  return cudaMemcpy(dst, src, count, kind);
-}
-cudaError_t cudaMemset(void* ptr, int value, size_t count) {
-  if (count) std::memset(ptr, value, count);
-  return cudaSuccess;
-}
-cudaError_t cudaMemsetAsync(void* ptr, int value, size_t count, cudaStream_t) { return cudaMemset(ptr, value, count); }
-
 cudaError_t cudaGetLastError(void) {
   cudaError_t e = emu().last_error;
   emu().last_error = cudaSuccess;
+  emu().launch_failed = false;
   return e;
 }
 cudaError_t cudaPeekAtLastError(void) { return emu().last_error; }
-cudaError_t cudaDeviceSynchronize(void) { return emu().last_error; }
-cudaError_t cudaStreamSynchronize(cudaStream_t) { return emu().last_error; }
 
 const char* cudaGetErrorName(cudaError_t error) {
   switch (error) {
@@ -506,6 +514,10 @@ const char* cudaGetErrorName(cudaError_t error) {
     case cudaErrorMemoryAllocation: return "cudaErrorMemoryAllocation";
     case cudaErrorInvalidConfiguration: return "cudaErrorInvalidConfiguration";
     case cudaErrorLaunchFailure: return "cudaErrorLaunchFailure";
+    case cudaErrorInvalidDevice: return "cudaErrorInvalidDevice";
+    case cudaErrorInvalidResourceHandle: return "cudaErrorInvalidResourceHandle";
+    case cudaErrorNotReady: return "cudaErrorNotReady";
+    case cudaErrorInvalidPitchValue: return "cudaErrorInvalidPitchValue";
     default: return "cudaError (emulated)";
   }
 }

@@ -58,6 +58,7 @@ const char* schedule_name(Schedule s);
 // Human-readable detail of the most recent launch or execution error (empty if none).
 std::string last_error_message();
 
+// Work done by grids launched from the calling host thread.
 struct Stats {
   uint64_t threads = 0;   // CUDA threads run to completion
   uint64_t blocks = 0;
@@ -69,7 +70,14 @@ enum class WarpOp { Sync, Shfl, ShflUp, ShflDown, ShflXor, Ballot, Any, All };
 
 namespace detail {
 using Body = void (*)(void* call);
-void run_grid(const char* kernel_name, dim3 grid, dim3 block, size_t dynamic_smem, Body body, void* call);
+void run_grid(const char* kernel_name, dim3 grid, dim3 block, size_t dynamic_smem, cudaStream_t stream, Body body,
+              void* call);
+// Records a failed API call as the calling host thread's last error; returns `code`.
+cudaError_t set_error(cudaError_t code);
+// The thread's last error if it came from a launch (what synchronizing reports), else cudaSuccess.
+cudaError_t launch_error();
+// Whether `stream` is the null/legacy/per-thread stream or a created, not yet destroyed one.
+bool valid_stream(cudaStream_t stream);
 void syncthreads(const std::source_location& site);
 // Blocks until every lane of `mask` has reached a warp operation of the same kind, then returns
 // the value this lane receives (the source lane's bits for shuffles, the vote for ballot/any/all).
@@ -96,14 +104,14 @@ T from_bits(uint64_t bits) {
 // converted to the parameter types once and every thread receives its own copy.
 template <class... Params, class... Args>
 void launch(const char* kernel_name, void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem,
-            cudaStream_t /*stream: work runs synchronously*/, Args&&... args) {
+            cudaStream_t stream /* must exist; work runs synchronously */, Args&&... args) {
   static_assert(sizeof...(Params) == sizeof...(Args), "kernel launched with the wrong number of arguments");
   using Tuple = std::tuple<std::decay_t<Params>...>;
   struct Call {
     void (*kernel)(Params...);
     Tuple params;
   } call{kernel, Tuple(std::forward<Args>(args)...)};
-  detail::run_grid(kernel_name, grid, block, smem,
+  detail::run_grid(kernel_name, grid, block, smem, stream,
                    [](void* c) {
                      auto* self = static_cast<Call*>(c);
                      std::apply(self->kernel, self->params);

@@ -1,0 +1,90 @@
+// A model's host buffer pool: where the CPU tensors of its calls get their memory (issue 10).
+//
+// Why: every op allocates a fresh output. Through the C library, freed blocks of the large
+// feature maps stay in its heap (its mmap threshold adapts upwards), so the resident set grows to
+// several times what is alive, and the memory it does hand back is faulted in again page by page
+// on the next allocation (a third of EDVR-M's time at 180x320 went to page faults). The pool keeps
+// freed large blocks and gives them to later allocations of about the same size (the next frame,
+// the next chunk: the same layers allocate the same shapes), already resident; what it keeps is
+// bounded, and every kept block goes back to the OS when the last call of the model ends. When no
+// kept block fits a request that would raise the call's high-water mark of mapped memory, kept
+// blocks are unmapped first: the footprint grows only with the tensors alive at once.
+//
+// Blocks of at least kPooledMinBytes are mapped with mmap (huge pages requested from 4 MiB on,
+// which turns 512 page faults into one), so munmap really returns them; smaller tensors use the C
+// library as before and are only counted.
+//
+// One pool per model, shared by concurrent calls on it behind a mutex: tensors are freed on any
+// thread (OpenMP workers, a Stream's consumer, the caller after the call), so releases need the
+// lock anyway, and a shared pool lets concurrent calls reuse each other's blocks. The lock is held
+// for a few map operations per allocation of at least 1 MiB, nothing next to the op that fills it.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+
+namespace vrestore {
+
+struct HostPoolStats {
+  size_t current_bytes = 0;        // host tensors allocated through the pool and alive now
+  size_t kept_bytes = 0;           // freed blocks kept for reuse now
+  size_t peak_bytes = 0;           // the most tensor bytes alive at once since the first active call began
+  size_t peak_reserved_bytes = 0;  // the most of (alive tensors + kept blocks), same period
+};
+
+class HostPool : public std::enable_shared_from_this<HostPool> {
+ public:
+  static constexpr size_t kPooledMinBytes = size_t{1} << 20;  // smaller blocks: the C library
+  static constexpr size_t kDefaultKeepBytes = size_t{512} << 20;
+
+  // keep_bytes: the most freed memory kept for reuse at any time; beyond it the least recently
+  // freed blocks are unmapped.
+  static std::shared_ptr<HostPool> create(size_t keep_bytes = kDefaultKeepBytes);
+  ~HostPool();
+  HostPool(const HostPool&) = delete;
+  HostPool& operator=(const HostPool&) = delete;
+
+  // `bytes` (> 0) 64-byte aligned. The deleter gives the block back to this pool (keeping it
+  // alive), from any thread. Throws vrestore::Error naming the size when memory runs out.
+  std::shared_ptr<void> allocate(size_t bytes);
+
+  // A call of the model begins / ends (calls may overlap). The first active call starts new peaks;
+  // when the last one ends every kept block is unmapped, and blocks freed while no call is active
+  // are unmapped at once: between calls the pool holds nothing.
+  void begin_call();
+  void end_call();
+
+  HostPoolStats stats() const;
+
+ private:
+  explicit HostPool(size_t keep_bytes) : keep_limit_(keep_bytes) {}
+
+  struct Kept {
+    void* block;
+    uint64_t freed_at;  // release counter, for least-recently-freed eviction
+  };
+
+  // A kept block of at least `capacity` and not much more (its size in `got`), or nullptr; mutex held.
+  void* take_kept(size_t capacity, size_t& got);
+  size_t unmap_oldest_kept();  // kept_ not empty; returns the capacity unmapped; mutex held
+  void release(void* block, size_t capacity, size_t bytes);
+  void release_small(void* block, size_t bytes);
+  void add_current(size_t bytes);
+
+  const size_t keep_limit_;
+  mutable std::mutex mutex_;
+  std::multimap<size_t, Kept> kept_;  // capacity -> block; guarded by mutex_
+  uint64_t releases_ = 0;             // guarded by mutex_
+  int active_calls_ = 0;              // guarded by mutex_
+  size_t mapped_high_ = 0;            // the most mapped since the first active call began; mutex_
+  // Counters, read by stats() and updated without the lock where small tensors come and go:
+  // current: tensor bytes alive (small ones included); small: those of small tensors; mapped:
+  // capacities of the pool's mappings (alive and kept); kept: capacities of kept blocks.
+  std::atomic<size_t> current_{0}, small_{0}, mapped_{0}, kept_bytes_{0}, peak_{0}, peak_reserved_{0};
+};
+
+}  // namespace vrestore
