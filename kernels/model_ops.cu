@@ -1,6 +1,8 @@
 // Launchers and entries of the ops extracted from the models (model_ops.h).
 #include "model_ops.cuh"
 
+#include "launch_grid.h"
+
 namespace vrestore::kernels {
 
 namespace {
@@ -9,11 +11,8 @@ constexpr int kThreads = 256;
 constexpr int64_t kMaxBlocksX = 65535 * 4;  // enough to fill any GPU; the kernels stride beyond
 constexpr int64_t kMaxGridYZ = 65535;
 
-unsigned blocks_x(int64_t work) {
-  const int64_t blocks = (work + kThreads - 1) / kThreads;
-  return unsigned(blocks < kMaxBlocksX ? blocks : kMaxBlocksX);
-}
-unsigned grid_yz(int64_t extent) { return unsigned(extent < kMaxGridYZ ? extent : kMaxGridYZ); }
+unsigned blocks_x(int64_t work) { return clamp_grid(blocks_for(work, kThreads), kMaxBlocksX); }
+unsigned grid_yz(int64_t extent) { return clamp_grid(extent, kMaxGridYZ); }
 
 // grid (x over the plane, y over rows, z over images); the kernels stride where the grid stops.
 dim3 plane_grid(int64_t plane, int64_t rows, int64_t images) {
@@ -60,7 +59,7 @@ template <class T>
 cudaError_t launch_sum_abs(const SumAbsParams<T>& p, cudaStream_t stream) {
   int blocks = 0;
   if (p.count > 0) {
-    const int64_t wanted = (p.count + kSumAbsThreads - 1) / kSumAbsThreads;
+    const int64_t wanted = blocks_for(p.count, kSumAbsThreads);
     blocks = int(wanted < kSumAbsBlocks ? wanted : kSumAbsBlocks);
     KLAUNCH(sum_abs_partial_kernel<T>, dim3(unsigned(blocks)), dim3(kSumAbsThreads), 0, stream, p.input, p.count,
             p.workspace);

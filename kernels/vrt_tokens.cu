@@ -1,6 +1,8 @@
 // Launchers and entries of VRT's per-token ops.
 #include "vrt_tokens.cuh"
 
+#include "launch_grid.h"
+
 namespace vrestore::kernels {
 
 namespace {
@@ -10,13 +12,11 @@ constexpr int kMaxGridYZ = 65535;
 constexpr int64_t kMaxGridX = 1 << 20;  // plenty of blocks; the kernels stride beyond
 constexpr int kLayerNormRowsPerBlock = 8;  // block (32, 8): one warp per row
 
-unsigned clamp_grid(int64_t blocks, int64_t limit) { return unsigned(blocks < limit ? blocks : limit); }
-
 template <class T>
 cudaError_t launch_transpose(const TransposeParams<T>& p, cudaStream_t stream) {
   if (p.batch == 0 || p.rows == 0 || p.cols == 0) return cudaSuccess;
-  const int64_t col_tiles = (int64_t(p.cols) + kTransposeTile - 1) / kTransposeTile;
-  const int64_t row_tiles = (int64_t(p.rows) + kTransposeTile - 1) / kTransposeTile;
+  const int64_t col_tiles = blocks_for(p.cols, kTransposeTile);
+  const int64_t row_tiles = blocks_for(p.rows, kTransposeTile);
   const dim3 grid(unsigned(col_tiles), clamp_grid(row_tiles, kMaxGridYZ), clamp_grid(p.batch, kMaxGridYZ));
   KLAUNCH(transpose_kernel<T>, grid, dim3(kTransposeTile, kTransposeRowsPerPass), 0, stream, p);
   return cudaGetLastError();
@@ -33,7 +33,7 @@ cudaError_t launch_linear(const LinearParams<T>& p, const GemmContext& ctx) {
       e != cudaSuccess)
     return e;
   if (!p.bias) return cudaSuccess;
-  const dim3 grid(unsigned((p.out_features + kThreads - 1) / kThreads), clamp_grid(p.rows, kMaxGridYZ));
+  const dim3 grid(unsigned(blocks_for(p.out_features, kThreads)), clamp_grid(p.rows, kMaxGridYZ));
   KLAUNCH(bias_rows_kernel<T>, grid, dim3(kThreads), 0, ctx.stream, p.out, p.bias, p.rows, p.out_features);
   return cudaGetLastError();
 }
@@ -49,7 +49,7 @@ cudaError_t launch_layer_norm(const LayerNormParams<T>& p, cudaStream_t stream) 
 template <class T>
 cudaError_t launch_gelu(const GeluParams<T>& p, cudaStream_t stream) {
   if (p.count == 0) return cudaSuccess;
-  KLAUNCH(gelu_kernel<T>, dim3(clamp_grid((p.count + kThreads - 1) / kThreads, kMaxGridX)), dim3(kThreads), 0,
+  KLAUNCH(gelu_kernel<T>, dim3(clamp_grid(blocks_for(p.count, kThreads), kMaxGridX)), dim3(kThreads), 0,
           stream, p);
   return cudaGetLastError();
 }
@@ -57,7 +57,7 @@ cudaError_t launch_gelu(const GeluParams<T>& p, cudaStream_t stream) {
 template <class T>
 cudaError_t launch_add_broadcast(const AddBroadcastParams<T>& p, cudaStream_t stream) {
   if (p.outer == 0 || p.inner == 0) return cudaSuccess;
-  const dim3 grid(unsigned((p.inner + kThreads - 1) / kThreads), clamp_grid(p.outer, kMaxGridYZ));
+  const dim3 grid(unsigned(blocks_for(p.inner, kThreads)), clamp_grid(p.outer, kMaxGridYZ));
   KLAUNCH(add_broadcast_kernel<T>, grid, dim3(kThreads), 0, stream, p);
   return cudaGetLastError();
 }

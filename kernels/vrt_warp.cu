@@ -1,6 +1,8 @@
 // Launchers and entries of VRT's warp-side ops.
 #include "vrt_warp.cuh"
 
+#include "launch_grid.h"
+
 namespace vrestore::kernels {
 
 namespace {
@@ -8,10 +10,7 @@ namespace {
 constexpr int kThreads = 256;
 constexpr int64_t kMaxGrid = 1 << 20;  // the kernels stride beyond
 
-unsigned grid_for(int64_t items) {
-  const int64_t blocks = (items + kThreads - 1) / kThreads;
-  return unsigned(blocks < kMaxGrid ? blocks : kMaxGrid);
-}
+unsigned grid_for(int64_t items) { return clamp_grid(blocks_for(items, kThreads), kMaxGrid); }
 
 template <class T>
 cudaError_t launch_nearest4_warp(const Nearest4WarpParams<T>& p, cudaStream_t stream) {

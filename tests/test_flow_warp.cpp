@@ -11,15 +11,7 @@ using namespace vrestore;
 
 namespace {
 
-// (N, H, W, 2) -> (N, 2, H, W)
-Tensor planar_flow(const Tensor& nhwc) {
-  const int64_t n = nhwc.size(0), h = nhwc.size(1), w = nhwc.size(2);
-  Tensor out = Tensor::empty({n, 2, h, w});
-  for (int64_t b = 0; b < n; ++b)
-    for (int64_t k = 0; k < 2; ++k)
-      for (int64_t p = 0; p < h * w; ++p) out.data()[(b * 2 + k) * h * w + p] = nhwc.data()[(b * h * w + p) * 2 + k];
-  return out;
-}
+using test::planar_flow;
 
 // Sample point (px, py) of plane `src` per the spec's definition, in double.
 double reference_sample(const float* src, int64_t h, int64_t w, double px, double py, bool border) {

@@ -11,6 +11,7 @@
 #include "core/ops.h"
 #include "cpu/conv_winograd.h"
 #include "cpu/weight_cache.h"
+#include "support/checks.h"
 #include "support/fixtures.h"
 #include "vrestore/error.h"
 
@@ -24,24 +25,9 @@ namespace test = vrestore::test;
 
 namespace {
 
-// Acceptance for a CPU op against its reference (docs/design.md).
-constexpr double kAtol = 1e-5;
-constexpr double kRtol = 1e-4;
-
-void check_close(const std::string& what, const Tensor& got, const Tensor& ref) {
-  const test::Diff d = test::compare(got, ref, kAtol, kRtol);
-  std::printf("  %-44s max|diff| = %.3g (max|ref| = %.3g)\n", what.c_str(), d.max_abs, d.ref_abs_max);
-  INFO(what << ": max |diff| = " << d.max_abs << ", worst excess over tolerance = " << d.max_excess);
-  CHECK(d.max_excess <= 0.0);
-}
-
-Tensor random_tensor(const Shape& shape, unsigned seed, float lo = -1.0f, float hi = 1.0f) {
-  Tensor t = Tensor::empty(shape);
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<float> dist(lo, hi);
-  for (int64_t i = 0; i < t.numel(); ++i) t.data()[i] = dist(gen);
-  return t;
-}
+// A CPU op against its reference at the op acceptance (docs/design.md): 1e-5 + 1e-4 |ref|.
+using test::check_close;
+using test::random_tensor;
 
 float activated(double v, Activation a) {
   const float f = static_cast<float>(v);
@@ -144,18 +130,10 @@ std::string activation_name(Activation a) {
 // ---- fixtures ------------------------------------------------------------------------------------
 
 TEST_CASE("deform_conv2d matches the torchvision fixtures", "[ops]") {
-  struct Case {
-    const char* name;
-    int stride, padding, dilation;
-  };
-  for (const Case& c : {Case{"deform_conv2d_dg1_s1_p1_d1", 1, 1, 1}, Case{"deform_conv2d_dg2_s1_p1_d1", 1, 1, 1},
-                        Case{"deform_conv2d_dg8_s1_p1_d1", 1, 1, 1}, Case{"deform_conv2d_dg4_s2_p2_d2", 2, 2, 2}}) {
+  for (const test::DeformConvFixture& c : test::deform_conv_fixtures()) {
     auto f = test::load_fixture(std::string("ops/") + c.name + ".safetensors");
-    ops::DeformConv2dParams p;
-    p.stride = c.stride;
-    p.padding = c.padding;
-    p.dilation = c.dilation;
-    const Tensor out = ops::deform_conv2d(f.at("input"), f.at("offset"), f.at("mask"), f.at("weight"), &f.at("bias"), p);
+    const Tensor out =
+        ops::deform_conv2d(f.at("input"), f.at("offset"), f.at("mask"), f.at("weight"), &f.at("bias"), c.params);
     check_close(c.name, out, f.at("expected"));
   }
 }
@@ -184,15 +162,10 @@ TEST_CASE("pixel_shuffle matches its fixture bit for bit", "[ops]") {
 }
 
 TEST_CASE("bilinear interpolation matches the F.interpolate fixtures", "[ops]") {
-  auto run = [](const char* name, auto&& op) {
-    auto f = test::load_fixture(std::string("ops/") + name + ".safetensors");
-    check_close(name, op(f.at("input")), f.at("expected"));
-  };
-  run("interp_bilinear_x4_ac0", [](const Tensor& x) { return ops::upsample_bilinear(x, 4, false); });
-  run("interp_bilinear_x2_ac0", [](const Tensor& x) { return ops::upsample_bilinear(x, 2, false); });
-  run("interp_bilinear_x2_ac1", [](const Tensor& x) { return ops::upsample_bilinear(x, 2, true); });
-  run("interp_bilinear_resize_up_ac0", [](const Tensor& x) { return ops::resize_bilinear(x, 64, 64, false); });
-  run("interp_bilinear_resize_down_ac0", [](const Tensor& x) { return ops::resize_bilinear(x, 36, 44, false); });
+  for (const test::UnaryFixtureOp& c : test::bilinear_fixture_ops()) {
+    auto f = test::load_fixture(std::string("ops/") + c.name + ".safetensors");
+    check_close(c.name, c.op(f.at("input")), f.at("expected"));
+  }
 }
 
 TEST_CASE("pooling matches the SpyNet and TSA fixtures", "[ops]") {

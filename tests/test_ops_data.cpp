@@ -5,10 +5,10 @@
 
 #include <cmath>
 #include <cstring>
-#include <random>
 #include <vector>
 
 #include "core/ops.h"
+#include "support/fixtures.h"
 #include "vrestore/error.h"
 
 using namespace vrestore;
@@ -16,13 +16,8 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-Tensor random_tensor(const Shape& shape, unsigned seed) {
-  Tensor t = Tensor::empty(shape);
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(-2.0f, 2.0f);
-  for (int64_t i = 0; i < t.numel(); ++i) t.data()[i] = u(rng);
-  return t;
-}
+// Values in [-2, 2): this file's data-movement ops see magnitudes above 1.
+Tensor random_tensor(const Shape& shape, unsigned seed) { return vrestore::test::random_tensor(shape, seed, -2.0f, 2.0f); }
 
 bool same_bits(const Tensor& a, const Tensor& b) {
   return a.shape() == b.shape() && std::memcmp(a.data(), b.data(), a.nbytes()) == 0;

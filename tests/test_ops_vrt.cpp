@@ -8,7 +8,6 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -16,7 +15,9 @@
 #include "core/ops.h"
 #include "core/ops_vrt.h"
 #include "models/vrt_blocks.h"
+#include "support/checks.h"
 #include "support/fixtures.h"
+#include "support/vrt_fixtures.h"
 #include "vrestore/error.h"
 
 using vrestore::Shape;
@@ -29,43 +30,13 @@ namespace test = vrestore::test;
 
 namespace {
 
-// The op fixtures' acceptance (fixtures README, VRT section): max |diff| <= 1e-5 on values of order 1.
-constexpr double kFixtureMaxAbs = 1e-5;
-// Against the naive double references (docs/adding_an_op.md).
-constexpr double kAtol = 1e-5, kRtol = 1e-4;
+// Upstream op fixtures: max |diff| <= 1e-5 (fixtures README, VRT section); the naive double
+// references: 1e-5 + 1e-4 |ref| (docs/adding_an_op.md).
+using test::check_close;
+using test::check_fixture;
+using test::random_tensor;
 
-void check_fixture(const std::string& what, const Tensor& got, const Tensor& want) {
-  const test::Diff d = test::compare(got, want);
-  std::printf("  %-44s max|diff| = %.3g (max|ref| = %.3g)\n", what.c_str(), d.max_abs, d.ref_abs_max);
-  INFO(what << ": max |diff| = " << d.max_abs);
-  CHECK(d.max_abs <= kFixtureMaxAbs);
-}
-
-void check_close(const std::string& what, const Tensor& got, const Tensor& want) {
-  const test::Diff d = test::compare(got, want, kAtol, kRtol);
-  INFO(what << ": max |diff| = " << d.max_abs << ", worst excess over tolerance = " << d.max_excess);
-  CHECK(d.max_excess <= 0.0);
-}
-
-Tensor random_tensor(const Shape& shape, unsigned seed, float lo = -1.0f, float hi = 1.0f) {
-  Tensor t = Tensor::empty(shape);
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<float> dist(lo, hi);
-  for (int64_t i = 0; i < t.numel(); ++i) t.data()[i] = dist(gen);
-  return t;
-}
-
-// A fixture's tensors as a block's parameter source; keys are the module's state-dict names (a
-// block loaded under the empty name asks for ".key").
-vrt::TensorSource source_of(const std::map<std::string, Tensor>& f) {
-  return [&f](const std::string& key, const Shape& shape) {
-    const std::string name = !key.empty() && key[0] == '.' ? key.substr(1) : key;
-    const auto it = f.find(name);
-    VR_CHECK(it != f.end(), "fixture has no tensor ", name);
-    vrestore::check_shape("fixture", name.c_str(), it->second, shape);
-    return it->second;
-  };
-}
+vrt::TensorSource source_of(const std::map<std::string, Tensor>& f) { return test::fixture_source(f); }
 
 // ---- naive references -----------------------------------------------------------------------
 
@@ -402,12 +373,7 @@ TEST_CASE("the relative position index and the region labels equal upstream's co
 }
 
 TEST_CASE("window_attention matches the naive attention on awkward shapes", "[ops][vrt]") {
-  struct Case {
-    int64_t n, d, h, w;
-    std::array<int, 3> full, shift;
-    int heads, head_dim;
-    bool mutual;
-  };
+  using Case = test::WindowAttentionCase;
   const Case cases[] = {
       {2, 5, 7, 9, {3, 4, 4}, {1, 2, 2}, 3, 5, false},  // padding and a shift on every axis, N = 2
       {1, 4, 6, 5, {6, 4, 8}, {3, 2, 4}, 2, 7, false},  // window clipped on D and W: top-left index block
@@ -418,17 +384,10 @@ TEST_CASE("window_attention matches the naive attention on awkward shapes", "[op
   for (const Case& k : cases) {
     INFO("volume (" << k.n << ", " << k.d << ", " << k.h << ", " << k.w << "), heads " << k.heads << ", head dim "
                     << k.head_dim << (k.mutual ? ", mutual" : ", self"));
-    const WindowGeometry g = ops::window_geometry(k.n, {k.d, k.h, k.w}, k.full, k.shift);
-    const int64_t channels = int64_t{k.heads} * k.head_dim;
-    const Tensor qkv = random_tensor({int64_t{g.batch} * g.windows_per_image(), g.tokens(), 3 * channels}, 13, -2, 2);
-    const int64_t rows = int64_t{2 * k.full[0] - 1} * (2 * k.full[1] - 1) * (2 * k.full[2] - 1);
-    const Tensor table = random_tensor({rows, k.heads}, 14, -3, 3);
-    ops::WindowAttentionParams p;
-    p.heads = k.heads;
-    p.full_window = k.full;
-    p.geometry = g;
-    p.mutual = k.mutual;
-    const Tensor got = ops::window_attention(qkv, k.mutual ? nullptr : &table, p);
+    const WindowGeometry g = k.geometry();
+    const Tensor qkv = random_tensor({int64_t{g.batch} * g.windows_per_image(), g.tokens(), 3 * k.channels()}, 13, -2, 2);
+    const Tensor table = random_tensor({k.bias_rows(), k.heads}, 14, -3, 3);
+    const Tensor got = ops::window_attention(qkv, k.mutual ? nullptr : &table, k.params(g));
     const Tensor want = naive_window_attention(qkv, k.mutual ? nullptr : &table, k.heads, k.full,
                                                {g.window[0], g.window[1], g.window[2]},
                                                {g.shift[0], g.shift[1], g.shift[2]},

@@ -7,7 +7,6 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -15,7 +14,9 @@
 #include "core/ops.h"
 #include "core/ops_vrt.h"
 #include "models/vrt_align.h"
+#include "support/checks.h"
 #include "support/fixtures.h"
+#include "support/vrt_fixtures.h"
 #include "vrestore/error.h"
 
 using vrestore::Shape;
@@ -27,33 +28,11 @@ namespace test = vrestore::test;
 
 namespace {
 
-// The op fixtures' acceptance (fixtures README, VRT section): max |diff| <= 1e-5 on values of order 1.
-constexpr double kFixtureMaxAbs = 1e-5;
+// Upstream op fixtures: max |diff| <= 1e-5 unless a case says otherwise (fixtures README, VRT section).
+using test::check_fixture;
+using test::random_tensor;
 
-void check_fixture(const std::string& what, const Tensor& got, const Tensor& want, double max_abs = kFixtureMaxAbs) {
-  const test::Diff d = test::compare(got, want);
-  std::printf("  %-44s max|diff| = %.3g (max|ref| = %.3g)\n", what.c_str(), d.max_abs, d.ref_abs_max);
-  INFO(what << ": max |diff| = " << d.max_abs);
-  CHECK(d.max_abs <= max_abs);
-}
-
-Tensor random_tensor(const Shape& shape, unsigned seed, float lo = -1.0f, float hi = 1.0f) {
-  Tensor t = Tensor::empty(shape);
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<float> dist(lo, hi);
-  for (int64_t i = 0; i < t.numel(); ++i) t.data()[i] = dist(gen);
-  return t;
-}
-
-vrt::TensorSource source_of(const std::map<std::string, Tensor>& f) {
-  return [&f](const std::string& key, const Shape& shape) {
-    const std::string name = !key.empty() && key[0] == '.' ? key.substr(1) : key;
-    const auto it = f.find(name);
-    VR_CHECK(it != f.end(), "fixture has no tensor ", name);
-    vrestore::check_shape("fixture", name.c_str(), it->second, shape);
-    return it->second;
-  };
-}
+vrt::TensorSource source_of(const std::map<std::string, Tensor>& f) { return test::fixture_source(f); }
 
 std::vector<Tensor> numbered(const std::map<std::string, Tensor>& f, const std::string& stem, int count) {
   std::vector<Tensor> out;

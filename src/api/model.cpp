@@ -180,9 +180,9 @@ void check_options(const ModelOptions& o) {
 // Installs a model's resources for the ops of one API call: a CUDA model's device, stream and
 // memory pool; a CPU model's host buffer pool (host_pool may be null: then nothing on the CPU).
 // The pool learns when calls begin and end: between calls it keeps no freed memory.
-class DeviceScope {
+class CallScope {
  public:
-  DeviceScope(const std::shared_ptr<cuda::Context>& context, const std::shared_ptr<HostPool>& host_pool) {
+  CallScope(const std::shared_ptr<cuda::Context>& context, const std::shared_ptr<HostPool>& host_pool) {
     if (context) {
       scope_.emplace(context->enter());
     } else if (host_pool) {
@@ -193,12 +193,12 @@ class DeviceScope {
       scope_.emplace(e);
     }
   }
-  ~DeviceScope() {
+  ~CallScope() {
     scope_.reset();
     if (pool_) pool_->end_call();
   }
-  DeviceScope(const DeviceScope&) = delete;
-  DeviceScope& operator=(const DeviceScope&) = delete;
+  CallScope(const CallScope&) = delete;
+  CallScope& operator=(const CallScope&) = delete;
 
  private:
   std::shared_ptr<HostPool> pool_;
@@ -239,7 +239,7 @@ Model Model::load(const std::string& path, const ModelOptions& options) {
     // The file is read into memory and closed again when `weights` goes out of scope: the model
     // keeps no reference to it (see the note on Model::load in vrestore.h). On CUDA every weight is
     // uploaded once here, in the model's precision, into its memory pool.
-    const DeviceScope scope(impl->context, impl->host_pool);
+    const CallScope scope(impl->context, impl->host_pool);
     Weights weights = Weights::open(path);
     weights.place(options.device, options.precision);
     impl->network = load_network(weights);
@@ -301,7 +301,7 @@ Tensor Model::forward(const Tensor& input, const ForwardOptions& options) const 
     VR_CHECK(impl_, "Model: used after it was moved from");
     VR_CHECK(input.defined(), "forward: input tensor is empty");
     check_input_placement("forward", input, impl_->options);
-    const DeviceScope scope(impl_->context, impl_->host_pool);
+    const CallScope scope(impl_->context, impl_->host_pool);
     if (!options.allow_non_finite_input)
       check_forward_tensor(input, "input", "; pass ForwardOptions::allow_non_finite_input to run it anyway");
     // The networks take f32 images on their device (and cast to their precision inside); the output
@@ -336,7 +336,7 @@ void Model::restore(const FrameSource& source, const FrameSink& sink, const Rest
     VR_CHECK(options.lookahead_frames >= 0, "restore: RestoreOptions::lookahead_frames is ", options.lookahead_frames,
              ", expected >= 0");
     const bool check = !options.allow_non_finite_input;
-    const DeviceScope scope(impl_->context, impl_->host_pool);
+    const CallScope scope(impl_->context, impl_->host_pool);
     // Output frames go where the source's frames come from, in their dtype (the first frame's).
     std::optional<std::pair<Device, DType>> source_placement;
     FrameSource checked_source{source.num_frames, [&](int64_t i) {

@@ -2,7 +2,6 @@
 
 #include <cmath>
 #include <cstdio>
-#include <random>
 #include <sstream>
 
 #include "gemm.h"  // kernels::create_blas_handle: a dummy handle in the emulated build
@@ -17,14 +16,6 @@ ExecutionScope emulated_cuda_execution() {
     return handle;
   }();
   return ExecutionScope(Execution{Device::CUDA, 0, nullptr, blas});
-}
-
-Tensor random_tensor(const Shape& shape, unsigned seed, float lo, float hi) {
-  Tensor t = Tensor::empty(shape);
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<float> dist(lo, hi);
-  for (int64_t i = 0; i < t.numel(); ++i) t.data()[i] = dist(gen);
-  return t;
 }
 
 void check_close(const std::string& what, const Tensor& got, const Tensor& want, const Tolerance& tol) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/execution.h"
+#include "support/fixtures.h"
 #include "vrestore/tensor.h"
 
 namespace vrestore::emulated_test {
@@ -60,8 +61,8 @@ struct DeviceTolerances {
 void check_devices(const std::string& what, const std::vector<Operand>& operands, const Op& op,
                    const DeviceTolerances& tol = {});
 
-// Deterministic uniform values in [lo, hi) (CPU f32).
-Tensor random_tensor(const Shape& shape, unsigned seed, float lo = -1.0f, float hi = 1.0f);
+// Deterministic uniform values in [lo, hi) (CPU f32), as in the CPU tests.
+using test::random_tensor;
 
 // Compares got (any device/dtype) with want (CPU f32); reports through Catch with `what`.
 void check_close(const std::string& what, const Tensor& got, const Tensor& want, const Tolerance& tol);

@@ -20,31 +20,15 @@ Tolerance fixture_tolerance(DType dtype) { return dtype == DType::F32 ? kFixture
 
 std::string run_name(const std::string& fixture, DType dtype) { return fixture + " [cuda " + dtype_name(dtype) + "]"; }
 
-// Upstream's (N, H, W, 2) flow as the planar (N, 2, H, W) ops::flow_warp takes.
-Tensor planar_flow(const Tensor& nhwc) {
-  const int64_t n = nhwc.size(0), h = nhwc.size(1), w = nhwc.size(2);
-  Tensor out = Tensor::empty({n, 2, h, w});
-  for (int64_t b = 0; b < n; ++b)
-    for (int64_t k = 0; k < 2; ++k)
-      for (int64_t p = 0; p < h * w; ++p) out.data()[(b * 2 + k) * h * w + p] = nhwc.data()[(b * h * w + p) * 2 + k];
-  return out;
-}
+using test::planar_flow;
 
 }  // namespace
 
 TEST_CASE("deform_conv2d on cuda matches the torchvision fixtures", "[cuda][emulated][fixture]") {
-  struct Case {
-    const char* name;
-    int stride, padding, dilation;
-  };
   const ExecutionScope cuda = emulated_cuda_execution();
-  for (const Case& c : {Case{"deform_conv2d_dg1_s1_p1_d1", 1, 1, 1}, Case{"deform_conv2d_dg2_s1_p1_d1", 1, 1, 1},
-                        Case{"deform_conv2d_dg8_s1_p1_d1", 1, 1, 1}, Case{"deform_conv2d_dg4_s2_p2_d2", 2, 2, 2}}) {
+  for (const test::DeformConvFixture& c : test::deform_conv_fixtures()) {
     auto f = test::load_fixture(std::string("ops/") + c.name + ".safetensors");
-    ops::DeformConv2dParams p;
-    p.stride = c.stride;
-    p.padding = c.padding;
-    p.dilation = c.dilation;
+    const ops::DeformConv2dParams& p = c.params;
     for (DType dtype : kDtypes) {
       const Tensor bias = on_cuda(f.at("bias"), dtype);
       const Tensor out = ops::deform_conv2d(on_cuda(f.at("input"), dtype), on_cuda(f.at("offset"), DType::F32),
@@ -88,16 +72,12 @@ TEST_CASE("pixel_shuffle on cuda matches its fixture", "[cuda][emulated][fixture
 
 TEST_CASE("bilinear interpolation on cuda matches the F.interpolate fixtures", "[cuda][emulated][fixture]") {
   const ExecutionScope cuda = emulated_cuda_execution();
-  auto run = [](const char* name, auto&& op) {
-    auto f = test::load_fixture(std::string("ops/") + name + ".safetensors");
+  for (const test::UnaryFixtureOp& c : test::bilinear_fixture_ops()) {
+    auto f = test::load_fixture(std::string("ops/") + c.name + ".safetensors");
     for (DType dtype : kDtypes)
-      check_close(run_name(name, dtype), op(on_cuda(f.at("input"), dtype)), f.at("expected"), fixture_tolerance(dtype));
-  };
-  run("interp_bilinear_x4_ac0", [](const Tensor& x) { return ops::upsample_bilinear(x, 4, false); });
-  run("interp_bilinear_x2_ac0", [](const Tensor& x) { return ops::upsample_bilinear(x, 2, false); });
-  run("interp_bilinear_x2_ac1", [](const Tensor& x) { return ops::upsample_bilinear(x, 2, true); });
-  run("interp_bilinear_resize_up_ac0", [](const Tensor& x) { return ops::resize_bilinear(x, 64, 64, false); });
-  run("interp_bilinear_resize_down_ac0", [](const Tensor& x) { return ops::resize_bilinear(x, 36, 44, false); });
+      check_close(run_name(c.name, dtype), c.op(on_cuda(f.at("input"), dtype)), f.at("expected"),
+                  fixture_tolerance(dtype));
+  }
 }
 
 TEST_CASE("pooling on cuda matches the SpyNet and TSA fixtures", "[cuda][emulated][fixture]") {

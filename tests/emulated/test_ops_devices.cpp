@@ -10,6 +10,7 @@
 #include "core/ops.h"
 #include "core/ops_vrt.h"
 #include "devices.h"
+#include "support/vrt_fixtures.h"
 
 using namespace vrestore;
 using namespace vrestore::emulated_test;
@@ -388,12 +389,7 @@ TEST_CASE("VRT token ops on cuda f32/f16 match the cpu", "[cuda][emulated][vrt]"
 }
 
 TEST_CASE("VRT window attention on cuda f32/f16 matches the cpu", "[cuda][emulated][vrt]") {
-  struct Case {
-    int64_t n, d, h, w;
-    std::array<int, 3> full, shift;
-    int heads, head_dim;
-    bool mutual;
-  };
+  using Case = test::WindowAttentionCase;
   const Case cases[] = {
       {2, 5, 7, 9, {3, 4, 4}, {1, 2, 2}, 3, 5, false},  // padding and a shift on every axis
       {1, 4, 6, 5, {6, 4, 8}, {3, 2, 4}, 2, 7, false},  // window clipped on D and W
@@ -402,16 +398,10 @@ TEST_CASE("VRT window attention on cuda f32/f16 matches the cpu", "[cuda][emulat
   };
   int seed = 1100;
   for (const Case& k : cases) {
-    const WindowGeometry g = ops::window_geometry(k.n, {k.d, k.h, k.w}, k.full, k.shift);
-    const int64_t channels = int64_t{k.heads} * k.head_dim;
-    const Tensor qkv = random_tensor({int64_t{g.batch} * g.windows_per_image(), g.tokens(), 3 * channels}, seed++, -2, 2);
-    const int64_t rows = int64_t{2 * k.full[0] - 1} * (2 * k.full[1] - 1) * (2 * k.full[2] - 1);
-    const Tensor table = random_tensor({rows, k.heads}, seed++, -3, 3);
-    ops::WindowAttentionParams p;
-    p.heads = k.heads;
-    p.full_window = k.full;
-    p.geometry = g;
-    p.mutual = k.mutual;
+    const WindowGeometry g = k.geometry();
+    const Tensor qkv = random_tensor({int64_t{g.batch} * g.windows_per_image(), g.tokens(), 3 * k.channels()}, seed++, -2, 2);
+    const Tensor table = random_tensor({k.bias_rows(), k.heads}, seed++, -3, 3);
+    const ops::WindowAttentionParams p = k.params(g);
     const bool mutual = k.mutual;
     check_devices(std::string("window_attention ") + (mutual ? "mutual " : "self ") + std::to_string(k.heads) +
                       " heads of " + std::to_string(k.head_dim),

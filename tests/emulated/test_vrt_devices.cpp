@@ -13,6 +13,7 @@
 #include "devices.h"
 #include "models/vrt_blocks.h"
 #include "support/fixtures.h"
+#include "support/vrt_fixtures.h"
 
 using namespace vrestore;
 using namespace vrestore::emulated_test;
@@ -21,26 +22,10 @@ namespace {
 
 using Tensors = std::vector<Tensor>;
 
-ops::WindowAttentionParams attention_params(int heads, const std::array<int, 3>& full, const WindowGeometry& g,
-                                            bool mutual) {
-  ops::WindowAttentionParams p;
-  p.heads = heads;
-  p.full_window = full;
-  p.geometry = g;
-  p.mutual = mutual;
-  return p;
-}
-
 // A fixture's tensors as block parameters on the device in `dtype` (keys as in vrt_blocks.h; a block
 // loaded under the empty name asks for ".key").
 vrt::TensorSource device_source(const std::map<std::string, Tensor>& f, DType dtype) {
-  return [&f, dtype](const std::string& key, const Shape& shape) {
-    const std::string name = !key.empty() && key[0] == '.' ? key.substr(1) : key;
-    const auto it = f.find(name);
-    VR_CHECK(it != f.end(), "fixture has no tensor ", name);
-    check_shape("fixture", name.c_str(), it->second, shape);
-    return it->second.to(Device::CUDA, dtype);
-  };
+  return test::fixture_source(f, [dtype](const std::string&, const Tensor& t) { return t.to(Device::CUDA, dtype); });
 }
 
 Tolerance fixture_tolerance(DType dtype) { return dtype == DType::F32 ? kFixtureF32 : kCudaF16; }
@@ -77,12 +62,7 @@ TEST_CASE("VRT per-token ops on cuda f32/f16 match the cpu", "[cuda][emulated][v
 }
 
 TEST_CASE("VRT window partition and attention on cuda f32/f16 match the cpu", "[cuda][emulated][vrt]") {
-  struct Case {
-    int64_t n, d, h, w;
-    std::array<int, 3> full, shift;
-    int heads, head_dim;
-    bool mutual;
-  };
+  using Case = test::WindowAttentionCase;
   const Case cases[] = {
       {2, 5, 7, 9, {3, 4, 4}, {1, 2, 2}, 3, 5, false},   // padding and shifts on every axis, N = 2
       {1, 4, 6, 5, {6, 4, 8}, {3, 2, 4}, 2, 20, false},  // clipped window, head dim 20
@@ -91,10 +71,10 @@ TEST_CASE("VRT window partition and attention on cuda f32/f16 match the cpu", "[
   };
   unsigned seed = 20;
   for (const Case& k : cases) {
-    const WindowGeometry g = ops::window_geometry(k.n, {k.d, k.h, k.w}, k.full, k.shift);
+    const WindowGeometry g = k.geometry();
     const std::string name = "volume " + std::to_string(k.d) + "x" + std::to_string(k.h) + "x" + std::to_string(k.w) +
                              " hd " + std::to_string(k.head_dim) + (k.mutual ? " mutual" : " self");
-    const int64_t channels = int64_t{k.heads} * k.head_dim;
+    const int64_t channels = k.channels();
     const Tensor volume = random_tensor({k.n, k.d, k.h, k.w, channels}, seed++);
     check_devices("window_partition " + name, {{volume}}, [&](const Tensors& t) { return ops::window_partition(t[0], g); },
                   {kExact, kCudaF16});
@@ -102,9 +82,8 @@ TEST_CASE("VRT window partition and attention on cuda f32/f16 match the cpu", "[
     check_devices("window_reverse " + name, {{windows}}, [&](const Tensors& t) { return ops::window_reverse(t[0], g); },
                   {kExact, kCudaF16});
     const Tensor qkv = random_tensor({windows.size(0), g.tokens(), 3 * channels}, seed++, -2, 2);
-    const int64_t rows = int64_t{2 * k.full[0] - 1} * (2 * k.full[1] - 1) * (2 * k.full[2] - 1);
-    const Tensor table = random_tensor({rows, k.heads}, seed++, -3, 3);
-    const ops::WindowAttentionParams p = attention_params(k.heads, k.full, g, k.mutual);
+    const Tensor table = random_tensor({k.bias_rows(), k.heads}, seed++, -3, 3);
+    const ops::WindowAttentionParams p = k.params(g);
     const bool mutual = k.mutual;
     check_devices("window_attention " + name, {{qkv}, {table}},
                   [&](const Tensors& t) { return ops::window_attention(t[0], mutual ? nullptr : &t[1], p); });

@@ -15,6 +15,7 @@
 #include "devices.h"
 #include "models/vrt_align.h"
 #include "support/fixtures.h"
+#include "support/vrt_fixtures.h"
 
 using namespace vrestore;
 using namespace vrestore::emulated_test;
@@ -29,13 +30,9 @@ bool stays_f32(const std::string& key) {
 
 // A fixture's tensors on the device: features and weights in `dtype`, flows and offset branches f32.
 vrt::TensorSource device_source(const std::map<std::string, Tensor>& f, DType dtype) {
-  return [&f, dtype](const std::string& key, const Shape& shape) {
-    const std::string name = !key.empty() && key[0] == '.' ? key.substr(1) : key;
-    const auto it = f.find(name);
-    VR_CHECK(it != f.end(), "fixture has no tensor ", name);
-    check_shape("fixture", name.c_str(), it->second, shape);
-    return it->second.to(Device::CUDA, stays_f32(name) ? DType::F32 : dtype);
-  };
+  return test::fixture_source(f, [dtype](const std::string& name, const Tensor& t) {
+    return t.to(Device::CUDA, stays_f32(name) ? DType::F32 : dtype);
+  });
 }
 
 Tensor on_device(const std::map<std::string, Tensor>& f, const std::string& key, DType dtype) {

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <random>
 
 #include "core/check.h"
 #include "weights/safetensors.h"
@@ -37,6 +38,55 @@ Diff compare(const Tensor& a, const Tensor& b, double atol, double rtol) {
     d.ref_abs_max = std::max(d.ref_abs_max, std::fabs(ref));
   }
   return d;
+}
+
+Tensor random_tensor(const Shape& shape, unsigned seed, float lo, float hi) {
+  Tensor t = Tensor::empty(shape);
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  for (int64_t i = 0; i < t.numel(); ++i) t.data()[i] = dist(gen);
+  return t;
+}
+
+const std::vector<UnaryFixtureOp>& bilinear_fixture_ops() {
+  static const std::vector<UnaryFixtureOp> cases = {
+      {"interp_bilinear_x4_ac0", [](const Tensor& x) { return ops::upsample_bilinear(x, 4, false); }},
+      {"interp_bilinear_x2_ac0", [](const Tensor& x) { return ops::upsample_bilinear(x, 2, false); }},
+      {"interp_bilinear_x2_ac1", [](const Tensor& x) { return ops::upsample_bilinear(x, 2, true); }},
+      {"interp_bilinear_resize_up_ac0", [](const Tensor& x) { return ops::resize_bilinear(x, 64, 64, false); }},
+      {"interp_bilinear_resize_down_ac0", [](const Tensor& x) { return ops::resize_bilinear(x, 36, 44, false); }},
+  };
+  return cases;
+}
+
+const std::vector<DeformConvFixture>& deform_conv_fixtures() {
+  static const std::vector<DeformConvFixture> cases = [] {
+    std::vector<DeformConvFixture> out;
+    const struct {
+      const char* name;
+      int stride, padding, dilation;
+    } made[] = {{"deform_conv2d_dg1_s1_p1_d1", 1, 1, 1}, {"deform_conv2d_dg2_s1_p1_d1", 1, 1, 1},
+                {"deform_conv2d_dg8_s1_p1_d1", 1, 1, 1}, {"deform_conv2d_dg4_s2_p2_d2", 2, 2, 2}};
+    for (const auto& m : made) {
+      ops::DeformConv2dParams p;
+      p.stride = m.stride;
+      p.padding = m.padding;
+      p.dilation = m.dilation;
+      out.push_back({m.name, p});
+    }
+    return out;
+  }();
+  return cases;
+}
+
+Tensor planar_flow(const Tensor& nhwc) {
+  VR_CHECK(nhwc.dim() == 4 && nhwc.size(3) == 2, "planar_flow: got shape ", nhwc.shape_str(), ", expected (N, H, W, 2)");
+  const int64_t n = nhwc.size(0), h = nhwc.size(1), w = nhwc.size(2);
+  Tensor out = Tensor::empty({n, 2, h, w});
+  for (int64_t b = 0; b < n; ++b)
+    for (int64_t k = 0; k < 2; ++k)
+      for (int64_t p = 0; p < h * w; ++p) out.data()[(b * 2 + k) * h * w + p] = nhwc.data()[(b * h * w + p) * 2 + k];
+  return out;
 }
 
 }  // namespace vrestore::test
