@@ -41,7 +41,8 @@ typedef enum {
   VRESTORE_ERROR = 1,               /* invalid argument, bad file or frame, unsupported model, ... */
   VRESTORE_ERROR_CANCELLED = 2,     /* the progress callback returned 0, or the stream was cancelled */
   VRESTORE_ERROR_OUT_OF_MEMORY = 3,
-  VRESTORE_ERROR_UNSUPPORTED = 4,   /* valid, but not in this build or on this device (CUDA, f16 today) */
+  VRESTORE_ERROR_UNSUPPORTED = 4,   /* valid, but not in this build or on this device (CUDA without a
+                                       GPU or CUDA backend, f16 on the CPU) */
   /* Stream results, not errors: */
   VRESTORE_NEED_INPUT = 100,        /* pull: nothing ready, and nothing will be until you push or end */
   VRESTORE_AGAIN = 101,             /* pull: nothing ready within the timeout; push: full, pull first */
@@ -85,9 +86,11 @@ typedef struct vrestore_load_options {
 
 void vrestore_load_options_init(vrestore_load_options* options);
 
-/* Loads a file written by weights_converter/convert.py; the weights are copied, so the file may
- * change or go away afterwards. CUDA and f16 give VRESTORE_ERROR_UNSUPPORTED in this version (the
- * CPU computes in f32). options NULL = defaults. */
+/* Loads a file written by weights_converter/convert.py; the weights are copied (on CUDA: uploaded
+ * once, in the model's precision), so the file may change or go away afterwards. CUDA without a
+ * device or in a build without CUDA, and f16 on the CPU, give VRESTORE_ERROR_UNSUPPORTED with a
+ * one-line message (docs/embedding.md, "Devices, precision and CUDA streams"). options NULL =
+ * defaults. */
 vrestore_status vrestore_model_load_with_options(const char* path, const vrestore_load_options* options,
                                                  vrestore_model** out);
 /* The same with default options on `device`. */
