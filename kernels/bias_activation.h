@@ -28,4 +28,24 @@ struct BiasActivationParams {
 cudaError_t bias_activation(const BiasActivationParams<float>& p, cudaStream_t stream);
 cudaError_t bias_activation(const BiasActivationParams<__half>& p, cudaStream_t stream);
 
+// The epilogue of one pixel chunk of a convolution's output plane: `count` pixels from `data` in
+// each of `channels` rows `channel_stride` apart (the GEMM wrote them there), with the residual (if
+// any) laid out alike. Nothing to launch without bias, activation and residual.
+template <class T>
+cudaError_t chunk_epilogue(T* data, const T* bias, const T* residual, int channels, int64_t count,
+                           int64_t channel_stride, Activation activation, float leaky_slope, cudaStream_t stream) {
+  if (!bias && !residual && activation == Activation::None) return cudaSuccess;
+  BiasActivationParams<T> p;
+  p.data = data;
+  p.bias = bias;
+  p.residual = residual;
+  p.batch = 1;
+  p.channels = channels;
+  p.plane = count;
+  p.channel_stride = channel_stride;
+  p.activation = activation;
+  p.leaky_slope = leaky_slope;
+  return bias_activation(p, stream);
+}
+
 }  // namespace vrestore::kernels

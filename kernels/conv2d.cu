@@ -44,18 +44,11 @@ cudaError_t run_conv2d(const Conv2dParams<T>& p, const GemmContext& ctx) {
                                image_out + begin, out_plane);
           e != cudaSuccess)
         return e;
-      if (!p.bias && !p.residual && p.activation == Activation::None) continue;
-      BiasActivationParams<T> epilogue;
-      epilogue.data = image_out + begin;
-      epilogue.bias = p.bias;
-      epilogue.residual = p.residual ? p.residual + (image_out - p.output) + begin : nullptr;
-      epilogue.batch = 1;
-      epilogue.channels = p.out_channels;
-      epilogue.plane = count;
-      epilogue.channel_stride = out_plane;
-      epilogue.activation = p.activation;
-      epilogue.leaky_slope = p.leaky_slope;
-      if (cudaError_t e = bias_activation(epilogue, ctx.stream); e != cudaSuccess) return e;
+      const T* residual = p.residual ? p.residual + (image_out - p.output) + begin : nullptr;
+      if (cudaError_t e = chunk_epilogue(image_out + begin, p.bias, residual, p.out_channels, count, out_plane,
+                                         p.activation, p.leaky_slope, ctx.stream);
+          e != cudaSuccess)
+        return e;
     }
   }
   return cudaSuccess;

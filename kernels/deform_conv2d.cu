@@ -32,17 +32,10 @@ cudaError_t run_deform_conv2d(const DeformConv2dParams<T>& p, const GemmContext&
                                image_out + begin, out_plane);
           e != cudaSuccess)
         return e;
-      if (!p.bias && p.activation == Activation::None) continue;
-      BiasActivationParams<T> epilogue;
-      epilogue.data = image_out + begin;
-      epilogue.bias = p.bias;
-      epilogue.batch = 1;
-      epilogue.channels = p.out_channels;
-      epilogue.plane = count;
-      epilogue.channel_stride = out_plane;
-      epilogue.activation = p.activation;
-      epilogue.leaky_slope = p.leaky_slope;
-      if (cudaError_t e = bias_activation(epilogue, ctx.stream); e != cudaSuccess) return e;
+      if (cudaError_t e = chunk_epilogue(image_out + begin, p.bias, static_cast<const T*>(nullptr), p.out_channels,
+                                         count, out_plane, p.activation, p.leaky_slope, ctx.stream);
+          e != cudaSuccess)
+        return e;
     }
   }
   return cudaSuccess;

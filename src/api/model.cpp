@@ -155,11 +155,14 @@ void check_forward_tensor(const Tensor& tensor, const char* what, const char* ad
 
 
 // Where a model's inputs may live: the host (f32), or the model's own CUDA device (f32 or f16).
-void check_input_placement(const char* where, const Tensor& t, const ModelOptions& model) {
+// `frame` >= 0 names a restoration's input frame in the message, else it is forward's input.
+void check_input_placement(int64_t frame, const Tensor& t, const ModelOptions& model) {
   const bool host = t.device() == Device::CPU && t.dtype() == DType::F32;
   const bool own_device = t.device() == Device::CUDA && model.device == Device::CUDA;
-  VR_CHECK(host || own_device, where, ": input is ", t.describe(), "; a model loaded on ", device_name(model.device),
-           " takes f32 tensors on the cpu", model.device == Device::CUDA ? " or f32/f16 tensors on its cuda device" : "");
+  if (host || own_device) return;
+  fail(frame >= 0 ? concat("restore: frame ", frame) : std::string("forward"), ": input is ", t.describe(),
+       "; a model loaded on ", device_name(model.device), " takes f32 tensors on the cpu",
+       model.device == Device::CUDA ? " or f32/f16 tensors on its cuda device" : "");
 }
 
 void check_options(const ModelOptions& o) {
@@ -300,7 +303,7 @@ Tensor Model::forward(const Tensor& input, const ForwardOptions& options) const 
   return api_call("forward", [&] {
     VR_CHECK(impl_, "Model: used after it was moved from");
     VR_CHECK(input.defined(), "forward: input tensor is empty");
-    check_input_placement("forward", input, impl_->options);
+    check_input_placement(-1, input, impl_->options);
     const CallScope scope(impl_->context, impl_->host_pool);
     if (!options.allow_non_finite_input)
       check_forward_tensor(input, "input", "; pass ForwardOptions::allow_non_finite_input to run it anyway");
@@ -342,7 +345,7 @@ void Model::restore(const FrameSource& source, const FrameSink& sink, const Rest
     FrameSource checked_source{source.num_frames, [&](int64_t i) {
                                  Tensor frame = call_user([&] { return source.frame(i); });
                                  VR_CHECK(frame.defined(), "restore: frame ", i, " from the source is empty");
-                                 check_input_placement(concat("restore: frame ", i).c_str(), frame, impl_->options);
+                                 check_input_placement(i, frame, impl_->options);
                                  if (!source_placement) source_placement.emplace(frame.device(), frame.dtype());
                                  if (check) check_input_frame(frame, i);
                                  return frame.to(impl_->options.device, DType::F32);

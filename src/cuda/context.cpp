@@ -28,8 +28,7 @@ void check_cuda(cudaError_t err, int device_index, const char* what) {
 std::shared_ptr<Context> Context::create(int device_index, void* stream) {
   const DeviceStatus status = query_device();
   if (!status.available) unsupported(device_index, status.reason);
-  int count = 0;
-  check_cuda(cudaGetDeviceCount(&count), device_index, "cudaGetDeviceCount");
+  const int count = status.count;
   if (device_index < 0 || device_index >= count)
     unsupported(device_index, concat("no such device: ", count, " CUDA device", count == 1 ? " is" : "s are", " present"));
   std::shared_ptr<Context> c(new Context());

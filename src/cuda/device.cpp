@@ -18,7 +18,7 @@ DeviceStatus query_device() {
   if (count == 0) return {false, "no CUDA device: the driver reports 0 devices"};
   cudaDeviceProp prop{};
   if (cudaGetDeviceProperties(&prop, 0) != cudaSuccess) return {false, "no CUDA device: cannot query device 0"};
-  return {true, prop.name};
+  return {true, prop.name, count};
 }
 
 }  // namespace vrestore::cuda

@@ -8,6 +8,7 @@ namespace vrestore::cuda {
 struct DeviceStatus {
   bool available = false;
   std::string reason;  // why not, when unavailable; the device name otherwise
+  int count = 0;       // CUDA devices present
 };
 
 // Whether a usable CUDA device is present. Implemented by device.cpp (CUDA builds) or
