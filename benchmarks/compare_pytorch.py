@@ -4,7 +4,8 @@
 Cases: conv2d 3x3 64->64 and deform_conv2d 3x3 64->64 (8 deformable groups) at 1x64x180x320, an
 EDVR-M forward pass at 1x5x3x64x64; flow_warp of a 64-channel state at 1x64x180x320, one SpyNet flow
 at 180x320, and BasicVSR / RealBasicVSR forward passes over a 1x10x3x64x64 clip, reported per frame
-(with --full-size also over 1x5x3x180x320). PyTorch runs in this process with torch.set_num_threads(N);
+(with --full-size also over 1x5x3x180x320); with --cases convshapes, F.conv2d on the convolution
+shapes the models use (CONV_SHAPES). PyTorch runs in this process with torch.set_num_threads(N);
 vrestore runs as the built `vrestore_bench` binary with OMP_NUM_THREADS=N. Both sides are warmed up
 and report the median of several repetitions (each repetition averages as many calls as fit in
 --min-time seconds, like Google Benchmark does); torch and ours repetitions alternate, so load from
@@ -542,7 +543,28 @@ def warp_case():
     return upstream, sample_only, traffic
 
 
-CASES = ("conv", "dcn", "edvr", "warp", "spynet", "basicvsr", "realbasicvsr")
+# Convolution shapes the models use (Cin, Cout, k, stride, dilation, H, W; "same" padding), as the
+# vrestore_bench conv2d_shape cases: issue 10's dilated 3x3, EDVR's stride-2 3x3 (pyramid) and TSA
+# 1x1 (5 x 64 -> 64), a 1x1 576 -> 64, and SpyNet's five 7x7 convs at its finest level.
+CONV_SHAPES = ((64, 64, 3, 1, 2, 180, 320), (64, 64, 3, 2, 1, 180, 320), (320, 64, 1, 1, 1, 180, 320),
+               (576, 64, 1, 1, 1, 180, 320), (8, 32, 7, 1, 1, 192, 320), (32, 64, 7, 1, 1, 192, 320),
+               (64, 32, 7, 1, 1, 192, 320), (32, 16, 7, 1, 1, 192, 320), (16, 2, 7, 1, 1, 192, 320))
+CONV_SHAPE_TARGET = 1.25  # issue 10: every conv shape the models use >= 1.25x oneDNN's speed
+
+
+def conv_shape_case(cin, cout, k, stride, dilation, h, w):
+    x = torch.rand(1, cin, h, w) * 2 - 1
+    bound = 1 / (cin * k * k) ** 0.5
+    weight, bias = (torch.rand(cout, cin, k, k) * 2 - 1) * bound, (torch.rand(cout) * 2 - 1) * bound
+    pad = dilation * (k - 1) // 2
+    return lambda: F.conv2d(x, weight, bias, stride=stride, padding=pad, dilation=dilation)
+
+
+def conv_shape_regex(cin, cout, k, stride, dilation, h, w):
+    return f"^conv2d_shape/cin:{cin}/cout:{cout}/k:{k}/s:{stride}/d:{dilation}/h:{h}/w:{w}/"
+
+
+CASES = ("conv", "convshapes", "dcn", "edvr", "warp", "spynet", "basicvsr", "realbasicvsr")
 
 
 def find_binary(explicit, relative):
@@ -583,6 +605,13 @@ def main():
         t_conv, o_conv, flops = compare(conv_case(), bench, "^conv2d_3x3_c64/", args)
         rows.append(("conv2d 3x3 64->64, 1x64x180x320", t_conv, o_conv, flops, t_conv / o_conv,
                      "torch/ours >= 0.8", t_conv / o_conv >= 0.8))
+    if "convshapes" in cases:
+        for shape in CONV_SHAPES:
+            cin, cout, k, stride, dilation, h, w = shape
+            t_ms, o_ms, flops = compare(conv_shape_case(*shape), bench, conv_shape_regex(*shape), args)
+            name = f"conv {k}x{k} {cin}->{cout} s{stride} d{dilation}, {h}x{w}"
+            rows.append((name, t_ms, o_ms, flops, t_ms / o_ms, f"torch/ours >= {CONV_SHAPE_TARGET}",
+                         t_ms / o_ms >= CONV_SHAPE_TARGET))
     if "dcn" in cases:
         t_dcn, o_dcn, flops = compare(dcn_case(), bench, "^deform_conv2d_3x3_c64/", args)
         rows.append(("deform_conv2d g8, 1x64x180x320", t_dcn, o_dcn, flops, t_dcn / o_dcn, "torch/ours >= 20",

@@ -3,7 +3,8 @@
 //    (conv_winograd.h), a quarter of the multiply-adds;
 //  * other stride-1 convolutions: the GEMM reads a zero-bordered copy of each output tile's input
 //    region in place ("direct", below), no im2col;
-//  * 1x1 stride-1 without padding: the input image already is the (Cin, H*W) column matrix;
+//  * 1x1 stride-1 without padding: the input image already is the (Cin, H*W) column matrix, read
+//    in place or copied into panels per tile (see the lambda in conv2d);
 //  * strided convolutions: im2col of one column tile at a time into GEMM panels (conv_impl.h).
 // Packed (and Winograd-transformed) weights are memoised across calls (weight_cache.h).
 // Compiled once per ISA level into vrestore::cpu::VRESTORE_ISA_NS (isa.h); ops::conv2d (dispatch.cpp)
@@ -47,6 +48,12 @@ void split_tile_into_runs(const ConvShape& s, int64_t p0, int64_t cols, std::vec
   }
 }
 
+// Lanes 0, 2, 4, ... of the concatenation a:b.
+template <size_t... I>
+inline Vec even_lanes(Vec a, Vec b, std::index_sequence<I...>) {
+  return __builtin_shufflevector(a, b, static_cast<int>(2 * I)...);
+}
+
 // dst[t] = row[x0 + t*step] for t < length, zero where the index leaves [0, width). Runs are at most
 // a panel wide, so plain loops beat memcpy/fill calls here.
 void gather_input_row(const float* row, int64_t width, int64_t x0, int64_t step, int64_t length, float* dst) {
@@ -56,6 +63,17 @@ void gather_input_row(const float* row, int64_t width, int64_t x0, int64_t step,
   for (int64_t t = 0; t < first; ++t) dst[t] = 0.0f;
   if (step == 1) {
     for (int64_t t = first; t < last; ++t) dst[t] = row[x0 + t];
+  } else if (step == 2) {
+    // Stride-2 convolutions (EDVR's pyramid): the even lanes of two vectors, while both lie inside
+    // the row.
+    int64_t t = first;
+    for (; t + kVecLanes <= last && x0 + 2 * (t + kVecLanes) <= width; t += kVecLanes) {
+      const float* src = row + x0 + 2 * t;
+      *reinterpret_cast<Vec*>(dst + t) = even_lanes(*reinterpret_cast<const Vec*>(src),
+                                                    *reinterpret_cast<const Vec*>(src + kVecLanes),
+                                                    std::make_index_sequence<kVecLanes>{});
+    }
+    for (; t < last; ++t) dst[t] = row[x0 + 2 * t];
   } else {
     for (int64_t t = first; t < last; ++t) dst[t] = row[x0 + t * step];
   }
@@ -265,14 +283,20 @@ void conv2d(const ops::Conv2dArgs& a) {
     return;
   }
 
+  const bool in_place_ok = cpu::gemm_reads_panels_once(w);
   cpu::lowered_convolution(
       s.batch, pixels, w, bias ? bias->data() : nullptr, activation, out.data(),
       [&](int64_t n, int64_t p0, int64_t cols, float* storage) {
         const float* x_n = x_data + n * image_size;  // (Cin, H, W)
-        // A whole-panel tile of a 1x1 conv reads x in place (rows H*W apart); a ragged last tile
-        // is copied so that no panel reads past the end of a channel.
-        if (pointwise && cols % kPanelWidth == 0) return cpu::ColumnPanels{x_n + p0, pixels, kPanelWidth, cols};
-        im2col_tile(x_n, s, p0, cols, storage);
+        // A 1x1 conv reads x_n's columns [p0, p0 + cols) in place (rows H*W apart) when the GEMM
+        // reads each panel once and the tile is whole panels (none may read past a channel's end);
+        // else it copies them into panels (pack_row_major_tile says why).
+        if (pointwise && in_place_ok && cols % kPanelWidth == 0)
+          return cpu::ColumnPanels{x_n + p0, pixels, kPanelWidth, cols};
+        if (pointwise)
+          cpu::pack_row_major_tile(x_n, pixels, s.in_channels, p0, cols, storage);
+        else
+          im2col_tile(x_n, s, p0, cols, storage);
         return cpu::ColumnPanels{storage, kPanelWidth, s.depth() * kPanelWidth, cols};
       });
 }

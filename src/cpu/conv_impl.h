@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 
 #include "core/op_args.h"
 #include "cpu/gemm.h"
@@ -18,9 +19,10 @@ namespace vrestore::cpu::VRESTORE_ISA_NS {
 // Resolved and validated by the op layer (core/ops.cpp).
 using ops::ConvGeometry;
 
-// Columns per tile: the tile's panels (depth x columns floats) should stay in L2 (~1 MB of the
-// 2 MB per core here) while every weight row block streams over them; and there should be a few
-// tiles per thread so that small images still use every core.
+// Columns per tile: the tile's panels (depth x columns floats, ~1 MB at most) should stay in L2
+// while the GEMM passes over them once per group of weight rows (gemm_bias_activation; one pass
+// for the networks' convolutions); and there should be a few tiles per thread so that small
+// images still use every core.
 inline int64_t choose_tile_columns(int64_t depth, int64_t pixels, int64_t images) {
   constexpr int64_t kL2Floats = 256 * 1024;
   int64_t tile = std::max<int64_t>(1, kL2Floats / (std::max<int64_t>(depth, 1) * kPanelWidth)) * kPanelWidth;
@@ -57,6 +59,37 @@ void lowered_convolution(int64_t images, int64_t pixels, const PackedWeights& w,
     const int64_t cols = std::min(tile, pixels - p0);
     const ColumnPanels b = fill_tile(n, p0, cols, tile_panel_storage(w.depth, tile));
     gemm_bias_activation(w, b, bias, act, out + n * w.rows * pixels + p0, pixels);
+  }
+}
+
+// Columns [p0, p0 + cols) of a row-major (depth, row_stride) matrix, written in panel layout (stride
+// depth * kPanelWidth per panel, the last panel zero-padded). A 1x1 convolution's input read in
+// place would be a panel whose depth rows lie H*W floats apart: at a stride that is a multiple of
+// 4 KB (1024 or 24576 columns) they all fall in the same few L1/L2 sets and evict each other, and
+// at any stride every row is a separate stream for the prefetchers. One copy per tile costs far
+// less than the misses it avoids (each copied float then feeds Cout multiply-adds).
+inline void pack_row_major_tile(const float* src, int64_t row_stride, int64_t depth, int64_t p0, int64_t cols,
+                                float* panels) {
+  const int64_t full = cols / kPanelWidth, rest = cols % kPanelWidth;
+  // The rows are separate short streams (cols floats each, far apart): fetch a few rows ahead.
+  constexpr int64_t kAheadRows = 8, kLineFloats = 64 / sizeof(float);
+  for (int64_t k = 0; k < depth; ++k) {
+    const float* row = src + k * row_stride + p0;
+    if (k + kAheadRows < depth)
+      for (int64_t j = 0; j < cols + kLineFloats; j += kLineFloats) __builtin_prefetch(row + kAheadRows * row_stride + j);
+    float* dst = panels + k * kPanelWidth;
+    for (int64_t q = 0; q < full; ++q) {
+      float* d = dst + q * depth * kPanelWidth;
+      const float* r = row + q * kPanelWidth;
+#pragma GCC unroll 8
+      for (int i = 0; i < kPanelVecs; ++i)
+        *reinterpret_cast<Vec*>(d + i * kVecLanes) = *reinterpret_cast<const Vec*>(r + i * kVecLanes);
+    }
+    if (rest) {
+      float* last = dst + full * depth * kPanelWidth;
+      std::memcpy(last, row + full * kPanelWidth, static_cast<size_t>(rest) * sizeof(float));
+      std::fill(last + rest, last + kPanelWidth, 0.0f);
+    }
   }
 }
 

@@ -144,21 +144,37 @@ inline Vec activate(Vec v, ops::Activation act) {
 // b + k * b_row_stride, or with Indirect at b + b_row_offsets[k] (a convolution reading its padded
 // input in place: row k is the input shifted by tap k, so the offsets depend on k only).
 //
+// The chain may be cut into parts over k ranges [k_begin, k_end) (gemm_bias_activation keeps a
+// slice of B in L1 that way): a part that does not start at k = 0 resumes from the partial sums in
+// `partial` (Rows x kWidth floats, row stride kWidth), a part that does not end at depth stores
+// them there instead of finishing. Storing and reloading an fp32 sum is exact, so the result is
+// bit for bit that of one uncut chain.
+//
 // Indirect panels are read straight from a large input, dozens of rows (channels x kernel rows)
 // at a time: more streams than the hardware prefetchers follow. So the kernel prefetches the same
 // rows two panels ahead, two cache lines per k (a row serves kw consecutive k).
+// (Always inlined into panel_kernel_part and panel_kernel, so that the whole-chain callers get a
+// kernel without the resume/store code.)
 template <int Rows, int Vecs, bool Indirect>
-void panel_kernel(const float* __restrict a, const float* __restrict b, const int64_t* __restrict b_row_offsets,
-                  int64_t b_row_stride, int64_t depth, const float* bias, ops::Activation act, float* __restrict out,
-                  int64_t out_row_stride, int64_t cols) {
+[[gnu::always_inline]] inline void panel_kernel_body(const float* __restrict a, const float* __restrict b,
+                                                     const int64_t* __restrict b_row_offsets, int64_t b_row_stride,
+                                                     int64_t k_begin, int64_t k_end, int64_t depth,
+                                                     float* __restrict partial, const float* bias, ops::Activation act,
+                                                     float* __restrict out, int64_t out_row_stride, int64_t cols) {
   constexpr int kWidth = Vecs * kVecLanes;
   constexpr int kLineFloats = 64 / sizeof(float);
   constexpr int kAheadLines = (kWidth + kLineFloats - 1) / kLineFloats + 1;  // lines of an unaligned row
-  Vec acc[Rows][Vecs] = {};
-  for (int64_t k = 0; k < depth; ++k) {
+  Vec acc[Rows][Vecs];  // not "= {}": GCC would clear a stack copy with rep stos on every call
+#pragma GCC unroll 8
+  for (int r = 0; r < Rows; ++r)
+#pragma GCC unroll 8
+    for (int i = 0; i < Vecs; ++i)
+      acc[r][i] = k_begin > 0 ? *reinterpret_cast<const Vec*>(partial + r * kWidth + i * kVecLanes) : Vec{};
+#pragma GCC unroll 2
+  for (int64_t k = k_begin; k < k_end; ++k) {
     const float* bk = Indirect ? b + b_row_offsets[k] : b + k * b_row_stride;
     if constexpr (Indirect) {
-      const int line = static_cast<int>((2 * k) % kAheadLines);
+      const int line = static_cast<int>(static_cast<uint64_t>(2 * k) % kAheadLines);
       __builtin_prefetch(bk + 2 * kWidth + line * kLineFloats);
       __builtin_prefetch(bk + 2 * kWidth + ((line + 1) % kAheadLines) * kLineFloats);
     }
@@ -171,6 +187,13 @@ void panel_kernel(const float* __restrict a, const float* __restrict b, const in
 #pragma GCC unroll 8
       for (int i = 0; i < Vecs; ++i) acc[r][i] += bv[i] * ar;
     }
+  }
+  if (k_end < depth) {
+#pragma GCC unroll 8
+    for (int r = 0; r < Rows; ++r)
+#pragma GCC unroll 8
+      for (int i = 0; i < Vecs; ++i) *reinterpret_cast<Vec*>(partial + r * kWidth + i * kVecLanes) = acc[r][i];
+    return;
   }
 #pragma GCC unroll 8
   for (int r = 0; r < Rows; ++r) {
@@ -188,6 +211,25 @@ void panel_kernel(const float* __restrict a, const float* __restrict b, const in
   }
 }
 
+// One part of the chain, k over [k_begin, k_end).
+template <int Rows, int Vecs, bool Indirect>
+void panel_kernel_part(const float* __restrict a, const float* __restrict b, const int64_t* __restrict b_row_offsets,
+                       int64_t b_row_stride, int64_t k_begin, int64_t k_end, int64_t depth, float* __restrict partial,
+                       const float* bias, ops::Activation act, float* __restrict out, int64_t out_row_stride,
+                       int64_t cols) {
+  panel_kernel_body<Rows, Vecs, Indirect>(a, b, b_row_offsets, b_row_stride, k_begin, k_end, depth, partial, bias,
+                                          act, out, out_row_stride, cols);
+}
+
+// The whole chain (k over [0, depth)) in one part.
+template <int Rows, int Vecs, bool Indirect>
+void panel_kernel(const float* __restrict a, const float* __restrict b, const int64_t* __restrict b_row_offsets,
+                  int64_t b_row_stride, int64_t depth, const float* bias, ops::Activation act, float* __restrict out,
+                  int64_t out_row_stride, int64_t cols) {
+  panel_kernel_body<Rows, Vecs, Indirect>(a, b, b_row_offsets, b_row_stride, 0, depth, depth, nullptr, bias, act,
+                                          out, out_row_stride, cols);
+}
+
 using PanelKernel = void (*)(const float*, const float*, const int64_t*, int64_t, int64_t, const float*,
                              ops::Activation, float*, int64_t, int64_t);
 
@@ -199,6 +241,14 @@ constexpr std::array<PanelKernel, sizeof...(I)> make_panel_kernels(std::index_se
 inline constexpr auto kPanelKernels = make_panel_kernels<kPanelVecs, false>(std::make_index_sequence<kRowBlock>{});
 inline constexpr auto kIndirectPanelKernels =
     make_panel_kernels<kPanelVecs, true>(std::make_index_sequence<kRowBlock>{});
+
+using PanelKernelPart = void (*)(const float*, const float*, const int64_t*, int64_t, int64_t, int64_t, int64_t,
+                                 float*, const float*, ops::Activation, float*, int64_t, int64_t);
+template <int Vecs, bool Indirect, size_t... I>
+constexpr std::array<PanelKernelPart, sizeof...(I)> make_panel_kernel_parts(std::index_sequence<I...>) {
+  return {&panel_kernel_part<static_cast<int>(I) + 1, Vecs, Indirect>...};
+}
+inline constexpr auto kPanelKernelParts = make_panel_kernel_parts<kPanelVecs, false>(std::make_index_sequence<kRowBlock>{});
 
 // Few output rows leave registers for wider panels: twice the columns for at most kNarrowRows
 // rows (Rows * Vecs accumulators + Vecs B vectors + a broadcast must fit the register file).
@@ -212,20 +262,63 @@ constexpr int kWideVecs = kPanelVecs;
 inline constexpr auto kWideIndirectPanelKernels =
     make_panel_kernels<kWideVecs, true>(std::make_index_sequence<kNarrowRows>{});
 
+// Cache blocking of gemm_bias_activation (measured on Zen 4: 32 KB L1d, 1 MB L2 per core).
+// kDepthSlice rows of a panel (kDepthSlice x kPanelWidth floats, 24 KB with AVX-512) stay in L1
+// while every row block of the weights passes over them; kWeightFloats bounds the rows of W whose
+// slices are cycled through that way (they stay in L2: 384 KB).
+constexpr int64_t kDepthSlice = 128;
+constexpr int64_t kWeightFloats = 96 * 1024;
+
+// Row blocks of W per group (see gemm_bias_activation).
+inline int64_t row_blocks_per_group(const PackedWeights& w) {
+  const int64_t blocks = (w.rows + kRowBlock - 1) / kRowBlock;
+  return std::clamp<int64_t>(kWeightFloats / (std::max<int64_t>(w.depth, 1) * kRowBlock), 1, std::max<int64_t>(blocks, 1));
+}
+
+// Whether gemm_bias_activation reads each panel only once (all of W is one group): then a panel
+// read in place from a large matrix costs no more than copying it into contiguous panels would.
+inline bool gemm_reads_panels_once(const PackedWeights& w) {
+  return row_blocks_per_group(w) * kRowBlock >= w.rows;
+}
+
+// The k range of slice i when depth is cut into `slices` near-equal parts, multiples of 4.
+inline std::pair<int64_t, int64_t> depth_slice(int64_t depth, int64_t slices, int64_t i) {
+  const int64_t step = (depth / slices + 3) / 4 * 4;
+  return {std::min(depth, i * step), i + 1 == slices ? depth : std::min(depth, (i + 1) * step)};
+}
+
 // out (w.rows, b.cols), rows out_row_stride apart = w · b + bias, activated. Single-threaded: the
-// callers parallelise over column tiles. Row blocks outside, panels inside, so the weight block
-// (kRowBlock x K) stays in L1 while the tile's panels stream from L2.
+// callers parallelise over column tiles. Per group of row blocks (W rows within kWeightFloats, in
+// L2), per panel, per depth slice (in L1), every row block of the group: each panel slice is
+// loaded from L2 (or memory) once per group and reused from L1, and each output is still one
+// fused multiply-add chain over k in order (panel_kernel_part), so the results do not depend on
+// the blocking.
 inline void gemm_bias_activation(const PackedWeights& w, const ColumnPanels& b, const float* bias,
                                  ops::Activation act, float* out, int64_t out_row_stride) {
   const int64_t panels = (b.cols + kPanelWidth - 1) / kPanelWidth;
-  for (int64_t r0 = 0; r0 < w.rows; r0 += kRowBlock) {
-    const int rows = static_cast<int>(std::min<int64_t>(kRowBlock, w.rows - r0));
-    const PanelKernel kernel = kPanelKernels[rows - 1];
-    const float* a = w.block(r0 / kRowBlock);
+  const int64_t depth = w.depth;
+  const int64_t slices = std::max<int64_t>(1, (depth + kDepthSlice / 2) / kDepthSlice);
+  const int64_t blocks = (w.rows + kRowBlock - 1) / kRowBlock;
+  const int64_t group_blocks = row_blocks_per_group(w);
+  thread_local AlignedFloats partial_storage;
+  if (slices > 1) partial_storage.resize(static_cast<size_t>(group_blocks * kRowBlock * kPanelWidth));
+  float* partial = partial_storage.data();
+  for (int64_t g0 = 0; g0 < blocks; g0 += group_blocks) {
+    const int64_t g1 = std::min(blocks, g0 + group_blocks);
     for (int64_t q = 0; q < panels; ++q) {
       const int64_t cols = std::min<int64_t>(kPanelWidth, b.cols - q * kPanelWidth);
-      kernel(a, b.data + q * b.panel_stride, nullptr, b.row_stride, w.depth, bias ? bias + r0 : nullptr, act,
-             out + r0 * out_row_stride + q * kPanelWidth, out_row_stride, cols);
+      const float* b_q = b.data + q * b.panel_stride;
+      for (int64_t sl = 0; sl < slices; ++sl) {
+        const auto [k0, k1] = depth_slice(depth, slices, sl);
+        for (int64_t blk = g0; blk < g1; ++blk) {
+          const int64_t r0 = blk * kRowBlock;
+          const int rows = static_cast<int>(std::min<int64_t>(kRowBlock, w.rows - r0));
+          kPanelKernelParts[static_cast<size_t>(rows - 1)](
+              w.block(blk), b_q, nullptr, b.row_stride, k0, k1, depth,
+              partial + (blk - g0) * kRowBlock * kPanelWidth, bias ? bias + r0 : nullptr, act,
+              out + r0 * out_row_stride + q * kPanelWidth, out_row_stride, cols);
+        }
+      }
     }
   }
 }
