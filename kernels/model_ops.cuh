@@ -68,11 +68,11 @@ template <class T>
 __global__ void pad_crop_kernel(PadCropParams<T> p) {
   VR_GRID_STRIDE(plane, blockIdx.z, gridDim.z, p.planes) {
     VR_GRID_STRIDE(y, blockIdx.y, gridDim.y, p.out_height) {
-      const int64_t sy = y < p.in_height ? y : p.in_height - 1;
+      const int64_t sy = pad_source_index(y - p.top, p.in_height, p.mode);
       const T* src = p.input + (plane * p.in_height + sy) * p.in_width;
       T* dst = p.output + (plane * p.out_height + y) * p.out_width;
       VR_GRID_STRIDE(x, int64_t(blockIdx.x) * blockDim.x + threadIdx.x, gridDim.x * blockDim.x, p.out_width)
-      dst[x] = src[x < p.in_width ? x : p.in_width - 1];
+      dst[x] = src[pad_source_index(x - p.left, p.in_width, p.mode)];
     }
   }
 }

@@ -67,8 +67,9 @@ struct AffineChannelsParams {
 cudaError_t affine_channels(const AffineChannelsParams<float>& p, cudaStream_t stream);
 cudaError_t affine_channels(const AffineChannelsParams<__half>& p, cudaStream_t stream);
 
-// output[p, y, x] = input[p, min(y, H-1), min(x, W-1)]: pads the last two dimensions by repeating
-// the last row / column, or crops them to the top-left window. Pure data movement (bit-exact).
+// output[p, y, x] = input[p, pad_source_index(y - top, H, mode), pad_source_index(x - left, W, mode)]
+// (op_common.h): pads the last two dimensions (replicate / reflect / symmetric) or crops them to the
+// top-left window. Pure data movement (bit-exact).
 template <class T>
 struct PadCropParams {
   const T* input = nullptr;  // (planes, in_height, in_width)
@@ -76,6 +77,8 @@ struct PadCropParams {
   int64_t planes = 0;
   int64_t in_height = 0, in_width = 0;
   int64_t out_height = 0, out_width = 0;
+  int64_t top = 0, left = 0;
+  PadMode mode = PadMode::Replicate;
 };
 cudaError_t pad_crop(const PadCropParams<float>& p, cudaStream_t stream);
 cudaError_t pad_crop(const PadCropParams<__half>& p, cudaStream_t stream);

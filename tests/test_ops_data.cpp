@@ -44,6 +44,24 @@ TEST_CASE("pad_crop repeats the last row/column or crops the top-left window", "
   CHECK_THROWS_WITH(ops::pad_crop(x, 0, 4), "pad_crop: output size is 0x4, expected at least 1x1");
 }
 
+TEST_CASE("pad2d reflects, mirrors with the edge or replicates like F.pad / torch.flip", "[ops][data]") {
+  // One row 0..3, padded 2 left and 3 right; the expected rows are written out by hand.
+  const Tensor row = Tensor::from_data({1, 1, 4}, std::vector<float>{0, 1, 2, 3}.data());
+  auto values = [](const Tensor& t) { return std::vector<float>(t.data(), t.data() + t.numel()); };
+  CHECK(values(ops::pad2d(row, 0, 0, 2, 3, PadMode::Reflect)) == std::vector<float>{2, 1, 0, 1, 2, 3, 2, 1, 0});
+  CHECK(values(ops::pad2d(row, 0, 0, 2, 3, PadMode::Symmetric)) == std::vector<float>{1, 0, 0, 1, 2, 3, 3, 2, 1});
+  CHECK(values(ops::pad2d(row, 0, 0, 2, 3, PadMode::Replicate)) == std::vector<float>{0, 0, 0, 1, 2, 3, 3, 3, 3});
+  // Rows take the same rule: a 3x2 image padded 1 on top and 2 at the bottom (reflect).
+  const Tensor img = Tensor::from_data({3, 2}, std::vector<float>{0, 1, 10, 11, 20, 21}.data());
+  CHECK(values(ops::pad2d(img, 1, 2, 0, 0, PadMode::Reflect)) ==
+        std::vector<float>{10, 11, 0, 1, 10, 11, 20, 21, 10, 11, 0, 1});
+  CHECK_THROWS_WITH(ops::pad2d(row, 0, 0, 4, 0, PadMode::Reflect),
+                    Catch::Contains("expected at most 0 rows and 3 columns for reflect padding"));
+  CHECK_THROWS_WITH(ops::pad2d(row, 0, 0, 5, 0, PadMode::Symmetric),
+                    Catch::Contains("expected at most 1 rows and 4 columns for symmetric padding"));
+  CHECK_THROWS_WITH(ops::pad2d(row, -1, 0, 0, 0, PadMode::Replicate), Catch::Contains("must be >= 0"));
+}
+
 TEST_CASE("index_select0, copy_rows0_ and cat0 move whole rows", "[ops][data]") {
   const Tensor x = random_tensor({5, 2, 3}, 3);
   const Tensor g = ops::index_select0(x, {4, 0, 4});

@@ -133,7 +133,6 @@ const LoadedCase& load_case(const ModelCase& m, int h, int w, DType precision, i
 }
 
 void model_case(benchmark::State& state, const ModelCase& m, int h, int w, DType precision) {
-  GpuContext& ctx = gpu_context();
   const int64_t frames_in = m.recurrent ? (h <= 180 ? 15 : 5) : 5;
   const int64_t frames_out = m.recurrent ? frames_in : 1;
   const LoadedCase& loaded = load_case(m, h, w, precision, frames_in);
@@ -141,17 +140,7 @@ void model_case(benchmark::State& state, const ModelCase& m, int h, int w, DType
   const Tensor& x = loaded.input;
 
   model.reset_peak_device_memory();
-  for (auto _ : state) {
-    check_cuda(cudaEventRecord(ctx.start, ctx.stream), "cudaEventRecord");
-    {
-      Tensor y = model.forward(x);
-      check_cuda(cudaEventRecord(ctx.stop, ctx.stream), "cudaEventRecord");
-    }
-    check_cuda(cudaEventSynchronize(ctx.stop), "cudaEventSynchronize");
-    float ms = 0;
-    check_cuda(cudaEventElapsedTime(&ms, ctx.start, ctx.stop), "cudaEventElapsedTime");
-    state.SetIterationTime(ms * 1e-3);
-  }
+  time_calls(state, [&] { return model.forward(x); }, /*flush_l2=*/false);
   const DeviceMemoryStats mem = model.device_memory();
   using benchmark::Counter;
   const double frames = double(frames_out);

@@ -106,6 +106,26 @@ void time_launches(benchmark::State& state, Launch&& launch) {
   }
 }
 
+// Per iteration: flush L2 when asked, record an event, run `call` (its result, e.g. a Tensor, is
+// released after the stop event is recorded), record, wait, and report the elapsed device time
+// (UseManualTime). For calls through the public API (ops, models), after the caller's warm-up.
+template <class Call>
+void time_calls(benchmark::State& state, Call&& call, bool flush_l2) {
+  GpuContext& ctx = gpu_context();
+  for (auto _ : state) {
+    if (flush_l2) ctx.flush_l2();
+    check_cuda(cudaEventRecord(ctx.start, ctx.stream), "cudaEventRecord");
+    {
+      auto result = call();
+      check_cuda(cudaEventRecord(ctx.stop, ctx.stream), "cudaEventRecord");
+    }
+    check_cuda(cudaEventSynchronize(ctx.stop), "cudaEventSynchronize");
+    float ms = 0;
+    check_cuda(cudaEventElapsedTime(&ms, ctx.start, ctx.stop), "cudaEventElapsedTime");
+    state.SetIterationTime(ms * 1e-3);
+  }
+}
+
 // GB/s, FLOP/s and the roofline time as counters of a finished case.
 void report_cost(benchmark::State& state, const Cost& cost);
 

@@ -21,6 +21,7 @@ Needs only torch + torchvision; no internet.
 """
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -290,6 +291,69 @@ def prepare_model(spec, device, weights_dir):
     return autocast, f"{kind} (pure fp16 failed: {first_error[:80]})", source
 
 
+# ---- VRT: the upstream modules (models/network_vrt.py of a VRT checkout, --vrt-repo) ----------------
+
+VRT_FRAMES, VRT_HEADS = 6, 6
+VRT_SIZES = [(64, 64), (184, 320)]  # bench_vrt.cpp's sizes: 001's training clip, a REDS frame padded to 8 px
+VRT_ATTENTION = [("self_c120_h6_w6x8x8_t6", 120, (6, 8, 8), False), ("mutual_c120_h6_w2x8x8_t6", 120, (2, 8, 8), True),
+                 ("self_c180_h6_w6x8x8_t6", 180, (6, 8, 8), False)]
+VRT_DCN = [("pa2_dg12_c120", 2, 12), ("pa6_dg24_c120", 6, 24)]
+
+
+def vrt_cases(repo, dtypes, device):
+    """[(name, make, frames)] named like benchmarks/gpu/bench_vrt.cpp's cases: upstream's attention
+    core (WindowAttention.attention on qkv split into heads), DCNv2PackFlowGuided and VRT-001 (fp16:
+    autocast, gpu_anchors.md's plain-PyTorch fp16)."""
+    import compare_vrt  # noqa: E402  (imports the upstream file at run time; einops shim)
+    upstream = compare_vrt.import_upstream(repo)
+    cases = []
+    for dtype in dtypes:
+        tag = "f16" if dtype == torch.float16 else "f32"
+        for h, w in VRT_SIZES:
+            for variant, dim, window, mutual in VRT_ATTENTION:
+                def make_attention(dim=dim, window=window, mutual=mutual, h=h, w=w, dtype=dtype):
+                    module = upstream.WindowAttention(dim, window, VRT_HEADS, qkv_bias=True, mut_attn=mutual)
+                    module = module.to(device=device, dtype=dtype).eval()
+                    n = window[0] * window[1] * window[2]
+                    windows = (VRT_FRAMES // window[0]) * (h // window[1]) * (w // window[2])
+                    qkv = uniform((windows, n, 3, VRT_HEADS, dim // VRT_HEADS), -1, 1, dtype, device).permute(2, 0, 3, 1, 4)
+                    q, k, v = qkv[0], qkv[1], qkv[2]
+                    if not mutual:
+                        return lambda: module.attention(q, k, v, None, (windows, n, dim), relative_position_encoding=True)
+                    half = n // 2
+                    return lambda: torch.cat([
+                        module.attention(q[:, :, half:], k[:, :, :half], v[:, :, :half], None, (windows, half, dim), False),
+                        module.attention(q[:, :, :half], k[:, :, half:], v[:, :, half:], None, (windows, half, dim), False)], 1)
+                cases.append((f"vrt_window_attention/{variant}/{h}x{w}/{tag}", make_attention, 1))
+            for variant, pa, groups in VRT_DCN:
+                def make_dcn(pa=pa, groups=groups, h=h, w=w, dtype=dtype):
+                    c, k = 120, pa // 2
+                    module = upstream.DCNv2PackFlowGuided(c, c, 3, padding=1, deformable_groups=groups,
+                                                          max_residue_magnitude=10, pa_frames=pa)
+                    compare_vrt.default_init_offset_heads(module, upstream)
+                    module = module.to(device=device, dtype=dtype).eval()
+                    neighbours = [uniform((1, c, h, w), -1, 1, dtype, device) for _ in range(k)]
+                    flows = [uniform((1, 2, h, w), -3, 3, dtype, device) for _ in range(k)]
+                    warped = [upstream.flow_warp(n, f.permute(0, 2, 3, 1), "bilinear") for n, f in zip(neighbours, flows)]
+                    current, x = uniform((1, c, h, w), -1, 1, dtype, device), torch.cat(neighbours, 1)
+                    return lambda: module(x, warped, current, flows)
+                cases.append((f"vrt_dcn_flow_guided/{variant}/{h}x{w}/{tag}", make_dcn, 1))
+            def make_model(h=h, w=w, dtype=dtype):
+                torch.manual_seed(2029)
+                model = upstream.VRT(**compare_vrt.VRT_001).to(device).eval()
+                x = torch.rand(1, VRT_FRAMES, 3, h, w, device=device)
+                if dtype == torch.float32:
+                    return (lambda: model(x)), "fp32 (TF32 off)", "upstream VRT, random init"
+
+                def autocast():
+                    with torch.autocast(device_type=device.type,
+                                        dtype=torch.float16 if device.type == "cuda" else torch.bfloat16):
+                        return model(x)
+                return autocast, "fp16 autocast", "upstream VRT, random init"
+            cases.append((f"model/vrt_001/{h}x{w}/{tag}", make_model, VRT_FRAMES))
+    return cases
+
+
 # ---- timing -----------------------------------------------------------------------------------------
 
 class Timer:
@@ -349,6 +413,8 @@ def main():
     ap.add_argument("--no-flush-l2", action="store_true", help="keep inputs in L2 between kernel calls")
     ap.add_argument("--device", default="cuda", help="cuda (default) or cpu (self-test of the case code)")
     ap.add_argument("--json", type=Path, help="write the results here")
+    ap.add_argument("--vrt-repo", default=os.environ.get("VRESTORE_VRT_REPO"),
+                    help="VRT checkout (models/network_vrt.py) for the VRT cases (default: $VRESTORE_VRT_REPO; none: skipped)")
     args = ap.parse_args()
 
     if args.device == "cuda" and not torch.cuda.is_available():
@@ -404,6 +470,11 @@ def main():
         for name, spec in model_cases(sizes, dtypes, device, args.weights_dir):
             record(name, lambda spec=spec: prepare_model(spec, device, args.weights_dir), frames=spec["frames"],
                    flush=False)
+    if args.vrt_repo:
+        for name, make, frames in vrt_cases(args.vrt_repo, dtypes, device):
+            is_model = name.startswith("model/")
+            if ("models" if is_model else "kernels") in wanted:
+                record(name, make, frames=frames, flush=not is_model)
     if args.json:
         args.json.write_text(json.dumps({"context": context, "results": results}, indent=1))
     print(f"torch_gpu_bench: {len(results) - failures} cases timed, {failures} failed")

@@ -26,7 +26,8 @@ const std::vector<OptionSpec> kRunOptions = {
 const std::vector<OptionSpec> kRestoreOptions = {
     {"weights", 1, "m"},           {"input", 1, "i"},         {"output", 1, "o"},
     {"device", 1},                 {"precision", 1},          {"tile", 2},
-    {"tile-overlap", 1},           {"chunk-frames", 1, nullptr, "chunk"},
+    {"tile-overlap", 1},           {"tile-frames", 1},        {"tile-overlap-frames", 1},
+    {"memory-budget", 1},          {"chunk-frames", 1, nullptr, "chunk"},
     {"lookahead-frames", 1, nullptr, "lookahead"},            {"independent-chunks", 1},
     {"threads", 1},                {"quiet", 0, "q"},         {"crf", 1},
     {"codec", 1},                  {"scale", 1},              {"allow-non-finite", 0},
@@ -37,8 +38,9 @@ namespace {
 const char* kUsage =
     "usage:\n"
     "  vrestore restore -i INPUT -o OUTPUT [-m MODEL.safetensors] [--device cpu|cuda] [--precision f32|f16]\n"
-    "                   [--device-index N] [--scale N] [--tile H W [--tile-overlap P]] [--chunk N]\n"
-    "                   [--lookahead L] [--threads N] [--crf N] [--codec NAME] [--quiet] [--stats]\n"
+    "                   [--device-index N] [--scale N] [--tile H W] [--tile-frames T] [--tile-overlap P]\n"
+    "                   [--tile-overlap-frames P] [--memory-budget SIZE] [--chunk N] [--lookahead L]\n"
+    "                   [--threads N] [--crf N] [--codec NAME] [--quiet] [--stats]\n"
     "      restores a video file or a folder of PNG frames into a video file or PNG folder: one output\n"
     "      frame per input frame, at the input's frame rate (an input with gaps in its timestamps keeps\n"
     "      each frame's time), with its rotation (MP4/MOV) and its audio (copied, else re-encoded to\n"
@@ -67,8 +69,14 @@ const char* kUsage =
     "  --precision f32|f16    weights and features in f32 or f16 (f16 needs --device cuda; default f32)\n"
     "  --device-index N       which CUDA device (default 0; --device cuda only)\n"
     "  --scale N              refuse a model whose scale is not N (default: the model's)\n"
-    "  --tile H W             restore in spatial tiles of H x W input pixels (not supported yet: refused)\n"
-    "  --tile-overlap P       input pixels shared by neighbouring tiles, >= 0 (needs --tile)\n"
+    "  --tile H W             VRT: spatial tiles of H x W input pixels (releases: multiples of 8, >= 64; 0 = chosen\n"
+    "                         for the memory budget: the whole frame when it fits; default 0 0)\n"
+    "  --tile-frames T        VRT: temporal clips of T frames (0 = chosen for the budget; default 0)\n"
+    "  --tile-overlap P       VRT: input pixels shared by neighbouring tiles, both axes, < tile (default 20)\n"
+    "  --tile-overlap-frames P  VRT: frames shared by neighbouring clips, < T (default 2)\n"
+    "  --memory-budget SIZE   VRT: memory one restoration plans for, on its device: bytes, or with K, M, G\n"
+    "                         (10^3, 10^6, 10^9) or KiB, MiB, GiB (2^10, 2^20, 2^30) (default 8GiB)\n"
+    "                         these five apply to VRT only (docs/tiling.md); other models refuse them\n"
     "  --threads N            CPU threads, 1 to 1024 (default: OpenMP's, e.g. OMP_NUM_THREADS)\n"
     "  --chunk N              (--chunk-frames) frames per chunk, >= 1 (default 32)\n"
     "  --lookahead L          (--lookahead-frames) look-ahead beyond each chunk, >= 0 (default 16)\n"

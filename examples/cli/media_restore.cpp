@@ -22,8 +22,11 @@ namespace fs = std::filesystem;
 
 // Frames the streaming source keeps so that restore()'s re-requests are served without decoding
 // again: a sliding-window model (EDVR) revisits at most two windows' worth near the clip's ends; a
-// recurrent model (BasicVSR) walks a chunk plus its look-ahead backwards.
+// recurrent model (BasicVSR) walks a chunk plus its look-ahead backwards. A tiled clip model (VRT)
+// reads each frame once and holds its clip itself: a ring of its clip's length would add that much
+// to the memory budget for nothing (48 frames of 720p: 530 MB).
 int64_t ring_capacity(const ModelInfo& info, const RestoreOptions& options, int64_t total) {
+  if (restores_in_tiles(info)) return std::min<int64_t>(2, total);
   if (info.num_frames > 0) return std::min<int64_t>(2 * int64_t{info.num_frames} + 1, total);
   const int64_t lookahead = options.independent_chunks ? 0 : options.lookahead_frames;
   const int64_t span = options.chunk_frames > std::numeric_limits<int64_t>::max() - lookahead

@@ -1,9 +1,75 @@
 #include "cli/restore_request.h"
 
+#include <cstdint>
+#include <limits>
+
 #include "cli/default_model.h"
 #include "core/check.h"
 
 namespace vrestore::cli {
+namespace {
+
+constexpr int64_t kMaxTileSize = int64_t{1} << 20;
+
+// --tile H W, --tile-frames T, --tile-overlap P, --tile-overlap-frames P and --memory-budget SIZE
+// onto RestoreOptions::tile / memory_budget_bytes. Only the ranges the syntax implies are checked
+// here; the library checks the rest against the model (multiples of 8, overlap < tile, ...) and
+// says which option is wrong.
+void parse_tiling(const Options& opts, RestoreRequest& r) {
+  RestoreOptions::Tiling& tile = r.options.tile;
+  if (opts.has("tile")) {
+    const auto& hw = opts.all("tile");
+    tile.height = parse_int("--tile H", hw[0], 0, kMaxTileSize);
+    tile.width = parse_int("--tile W", hw[1], 0, kMaxTileSize);
+  }
+  tile.frames = opts.integer("tile-frames", tile.frames, 0, kMaxTileSize);
+  const int64_t overlap = opts.integer("tile-overlap", tile.overlap_height, 0, kMaxTileSize);
+  tile.overlap_height = overlap;
+  tile.overlap_width = opts.has("tile-overlap") ? overlap : tile.overlap_width;
+  tile.overlap_frames = opts.integer("tile-overlap-frames", tile.overlap_frames, 0, kMaxTileSize);
+  if (opts.has("memory-budget"))
+    r.options.memory_budget_bytes = parse_byte_size("--memory-budget", opts.required("memory-budget"));
+  for (const char* flag : {"tile", "tile-frames", "tile-overlap", "tile-overlap-frames", "memory-budget"})
+    if (opts.has(flag)) r.tiling_flag += (r.tiling_flag.empty() ? "--" : ", --") + std::string(flag);
+}
+
+}  // namespace
+
+size_t parse_byte_size(const std::string& flag, const std::string& text) {
+  struct Suffix {
+    const char* name;
+    uint64_t factor;
+  };
+  static const Suffix kSuffixes[] = {{"", 1},
+                                     {"K", 1000},
+                                     {"M", 1000 * 1000},
+                                     {"G", 1000 * 1000 * 1000},
+                                     {"KiB", uint64_t{1} << 10},
+                                     {"MiB", uint64_t{1} << 20},
+                                     {"GiB", uint64_t{1} << 30}};
+  size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  const std::string suffix = text.substr(digits);
+  const Suffix* found = nullptr;
+  for (const Suffix& s : kSuffixes)
+    if (suffix == s.name) found = &s;
+  if (digits == 0 || !found)
+    throw UsageError(flag + " expects bytes with an optional suffix K, M, G (10^3, 10^6, 10^9) or KiB, MiB, GiB "
+                     "(2^10, 2^20, 2^30), e.g. 8GiB, got '" + text + "'");
+  const uint64_t limit = std::numeric_limits<size_t>::max();
+  uint64_t value = 0;
+  for (size_t i = 0; i < digits; ++i) {
+    const uint64_t digit = static_cast<uint64_t>(text[i] - '0');
+    if (value > (limit - digit) / 10) throw UsageError(flag + " " + text + " is larger than this machine can address");
+    value = value * 10 + digit;
+  }
+  if (value > limit / found->factor) throw UsageError(flag + " " + text + " is larger than this machine can address");
+  value *= found->factor;
+  if (value == 0) throw UsageError(flag + " must be at least 1 byte, got '" + text + "'");
+  return static_cast<size_t>(value);
+}
+
+bool restores_in_tiles(const ModelInfo& info) { return info.arch == "vrt.VRT"; }
 
 RestoreRequest parse_restore_request(const Options& opts) {
   RestoreRequest r;
@@ -11,15 +77,7 @@ RestoreRequest parse_restore_request(const Options& opts) {
   r.output = opts.required("output");
   r.model_options = parse_model_options(opts);
   r.scale = static_cast<int>(opts.integer("scale", 0, 1, 16));
-  if (opts.has("tile")) {
-    const auto& hw = opts.all("tile");
-    r.tile_h = static_cast<int>(parse_int("--tile H", hw[0], 1, 1 << 20));
-    r.tile_w = static_cast<int>(parse_int("--tile W", hw[1], 1, 1 << 20));
-  }
-  if (opts.has("tile-overlap")) {
-    if (!opts.has("tile")) throw UsageError("--tile-overlap needs --tile H W");
-    r.tile_overlap = static_cast<int>(opts.integer("tile-overlap", 0, 0, 1 << 20));
-  }
+  parse_tiling(opts, r);
   r.quiet = opts.has("quiet");
   r.stats = opts.has("stats");
   r.chunking_given = opts.has("chunk-frames") || opts.has("lookahead-frames") || opts.has("independent-chunks");
@@ -38,17 +96,20 @@ Model load_model_for(const RestoreRequest& r) {
   if (r.scale != 0 && r.scale != info.scale)
     throw Error(concat("model '", r.weights, "' (", info.arch, ") restores at scale ", info.scale, ", --scale ", r.scale,
                        " was asked"));
-  // The library restores whole frames; silently ignoring --tile would surprise a user who asked
-  // for it to bound memory.
-  if (r.tile_h > 0)
-    throw Error(concat("--tile: spatial tiling is not supported for ", info.arch,
-                       " yet; omit --tile to restore whole frames"));
-  // A sliding-window model restores each frame from its own window: chunking would do nothing,
-  // and a user who set it to bound memory should know.
-  if (r.chunking_given && !info.recurrent)
+  // Silently ignoring a tile or budget would surprise a user who asked for it to bound memory.
+  if (!r.tiling_flag.empty() && !restores_in_tiles(info))
+    throw Error(concat(r.tiling_flag, ": tiling and the memory budget apply to VRT models only; ", info.arch,
+                       " restores whole frames: omit them"));
+  // Chunking would do nothing for a model that is not recurrent, and a user who set it to bound
+  // memory should know.
+  if (r.chunking_given && !info.recurrent) {
+    const std::string how = restores_in_tiles(info)
+                                ? std::string(" restores clips in tiles: bound its memory with --tile-frames, --tile "
+                                              "or --memory-budget instead")
+                                : concat(" restores each frame from a window of ", info.num_frames, " frames");
     throw Error(concat("--chunk, --lookahead and --independent-chunks apply to recurrent models (BasicVSR, "
-                       "RealBasicVSR) only; ", info.arch, " restores each frame from a window of ", info.num_frames,
-                       " frames: omit them"));
+                       "RealBasicVSR) only; ", info.arch, how, ": omit them"));
+  }
   return model;
 }
 

@@ -16,20 +16,32 @@ struct RestoreRequest {
   bool default_model = false;
   ModelOptions model_options;   // --device, --precision, --device-index
   int scale = 0;                // --scale; 0 = the model's
-  int tile_h = 0, tile_w = 0, tile_overlap = 0;  // --tile H W, --tile-overlap P; 0 = whole frames
+  // --tile H W, --tile-frames, --tile-overlap, --tile-overlap-frames or --memory-budget, as the
+  // user spelled the first one given ("" when none): models that do not tile refuse them.
+  std::string tiling_flag;
   bool quiet = false;
   bool stats = false;           // --stats
   bool chunking_given = false;  // --chunk, --lookahead or --independent-chunks was given
-  RestoreOptions options;       // chunking and non-finite policy; progress is set by the command
+  RestoreOptions options;       // chunking, tiling, memory budget and non-finite policy; progress is set
+                                // by the command
 };
 
 // Parses and range-checks the options (UsageError on a bad value). Does not load the model.
 RestoreRequest parse_restore_request(const Options& opts);
 
 // Loads the model (Model::load says why --device cuda cannot run) and refuses a request it does
-// not fit (vrestore::Error, one line): --scale other than the model's, --tile for a model without
-// tiling, --chunk / --lookahead / --independent-chunks for a sliding-window model (they apply to
-// recurrent models only).
+// not fit (vrestore::Error, one line): --scale other than the model's, a tiling option or
+// --memory-budget for a model without tiling, --chunk / --lookahead / --independent-chunks for a
+// model that is not recurrent (they apply to recurrent models only).
 Model load_model_for(const RestoreRequest& request);
+
+// Whether `info` is a model restored in temporal clips and spatial tiles under a memory budget
+// (docs/tiling.md): VRT.
+bool restores_in_tiles(const ModelInfo& info);
+
+// A --memory-budget value: decimal bytes with an optional suffix K, M, G (10^3, 10^6, 10^9) or
+// KiB, MiB, GiB (2^10, 2^20, 2^30), e.g. "512MiB"; at least 1 byte. UsageError naming `flag`
+// otherwise (and when it does not fit in size_t).
+size_t parse_byte_size(const std::string& flag, const std::string& text);
 
 }  // namespace vrestore::cli

@@ -104,6 +104,21 @@ struct RestoreOptions {
   // finite clip gives a non-finite output.
   bool allow_non_finite_input = false;
 
+  // Clip models (VRT) restore with upstream's test-time tiling (main_test_vrt.py --tile /
+  // --tile_overlap; rules in docs/tiling.md): temporal clips of `frames` frames and spatial tiles of
+  // height x width input pixels, overlapping by the overlaps, blended as upstream does. A size of
+  // 0 is chosen for memory_budget_bytes: the whole axis when it fits, else the largest tile that
+  // does. Spatial tiles must be multiples of the model's window (8 for the VRT releases).
+  struct Tiling {
+    int64_t frames = 0, height = 0, width = 0;
+    int64_t overlap_frames = 2, overlap_height = 20, overlap_width = 20;
+  };
+  Tiling tile;
+  // The memory one restore call of a clip model plans for, in bytes, on the model's device (host
+  // memory on the CPU); 0 = 8 GiB. restore throws, naming the smallest tile's estimate, when
+  // nothing fits.
+  size_t memory_budget_bytes = 0;
+
   // CPU threads for this call (0 = the process-wide set_num_threads value, else OpenMP's
   // default); at most kMaxThreads. Lets two models in one process use different thread counts.
   int num_threads = 0;

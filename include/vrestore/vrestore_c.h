@@ -71,7 +71,10 @@ const char* vrestore_last_error(void);
 
 /* Options structs start with struct_size so that later versions can add fields: always fill one
  * with its _init function first. A library reads only the fields that fit in struct_size (newer
- * fields keep their defaults), and refuses a larger struct whose extra fields are not all zero. */
+ * fields keep their defaults), and refuses a larger struct whose extra fields are not all zero.
+ * struct_size must be the size of one of the struct's versions (a size between two versions is
+ * refused). vrestore_load_options has one version; vrestore_restore_options has two (version 1
+ * ends after `memory`; version 2 adds the tile fields and memory_budget_bytes). */
 typedef struct vrestore_load_options {
   size_t struct_size;             /* sizeof(vrestore_load_options) */
   vrestore_device device;         /* VRESTORE_DEVICE_CPU */
@@ -107,7 +110,9 @@ int vrestore_model_scale(const vrestore_model* model);
 /* "<source>.<UpstreamClass>", e.g. "basicsr.EDVR"; owned by the model; "" for a NULL model. */
 const char* vrestore_model_arch(const vrestore_model* model);
 /* Input frames one output is computed from: EDVR's window (num_frame, e.g. 5); 0 for a recurrent
- * model, whose outputs depend on the whole clip. A clip of any length >= 1 can be restored. */
+ * model, whose outputs depend on the whole clip, and for VRT (restored in temporal clips,
+ * docs/tiling.md; VRT frame interpolation: its exact clip length). A clip of any length >= 1 can
+ * be restored, except by frame interpolation. */
 int vrestore_model_num_frames(const vrestore_model* model);
 /* Channels of each input frame (3: RGB); 0 for a NULL model. */
 int vrestore_model_input_channels(const vrestore_model* model);
@@ -134,6 +139,22 @@ typedef struct vrestore_restore_options {
   vrestore_memory memory;         /* VRESTORE_MEMORY_HOST; VRESTORE_MEMORY_DEVICE: frames and out are
                                      pointers on the model's CUDA device (VRESTORE_PIXEL_F32, planar
                                      only); the call returns when out is written */
+  /* Added in version 2 of this struct (a version-1 struct, without them, keeps their defaults).
+   * Clip models (VRT) restore in temporal clips and spatial tiles, blended as upstream's
+   * main_test_vrt.py does (docs/tiling.md), clips and streams alike; other models ignore these.
+   * Sizes are in input frames and pixels; a size of 0 is chosen for memory_budget_bytes (the whole
+   * axis when it fits, else the largest tile that does). Spatial tiles must be multiples of 8 and at
+   * least 64 for the VRT releases, and each overlap smaller than its tile: otherwise the call fails
+   * with VRESTORE_ERROR naming the setting, as it does when even the smallest tile would not fit
+   * the budget (the message names the budget and that tile's estimate). */
+  int64_t tile_frames;            /* 0 (>= 0): frames per temporal clip */
+  int64_t tile_height;            /* 0 (>= 0): spatial tile height */
+  int64_t tile_width;             /* 0 (>= 0): spatial tile width */
+  int64_t tile_overlap_frames;    /* 2 (>= 0): frames shared by neighbouring clips */
+  int64_t tile_overlap_height;    /* 20 (>= 0): rows shared by neighbouring tiles */
+  int64_t tile_overlap_width;     /* 20 (>= 0): columns shared by neighbouring tiles */
+  uint64_t memory_budget_bytes;   /* 0 = 8 GiB: what one restoration plans for on the model's device
+                                     (host memory on the CPU) */
 } vrestore_restore_options;
 
 void vrestore_restore_options_init(vrestore_restore_options* options);

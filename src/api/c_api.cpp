@@ -2,8 +2,12 @@
 // between the caller's pixel formats and the library's (3, H, W) float frames.
 #include "vrestore/vrestore_c.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstring>
+#include <initializer_list>
+#include <limits>
 #include <new>
 #include <string>
 
@@ -78,26 +82,43 @@ int enum_value(const Enum& e) {
 }
 
 // Copies a caller's options struct over the defaults, honouring its struct_size (see the header):
-// a smaller struct (an older header) keeps the defaults of the fields it lacks; a larger one (a
-// newer header) is accepted only if the fields this library does not know are all zero.
+// a smaller struct (an older header: one of `older_sizes`) keeps the defaults of the fields it
+// lacks; a larger one (a newer header) is accepted only if the fields this library does not know
+// are all zero.
 template <typename Options>
-Options read_options(const Options* given, void (*init)(Options*), const char* name) {
+Options read_options(const Options* given, void (*init)(Options*), const char* name,
+                     std::initializer_list<size_t> older_sizes = {}) {
   Options options;
   init(&options);
   if (!given) return options;
   const size_t size = given->struct_size;
-  // Version 1 of every struct is its present size: nothing older exists. A size far beyond it is
-  // not a newer struct but an uninitialised one (and must not be read).
+  bool older = false;
+  std::string versions;
+  for (size_t s : older_sizes) {
+    older = older || size == s;
+    versions += vrestore::concat(s, " or ");
+  }
+  // A size far beyond the present one is not a newer struct but an uninitialised one (and must not
+  // be read); so is a size between two versions.
   constexpr size_t kMaxGrowth = size_t{1} << 16;
-  VR_CHECK(size >= sizeof(Options) && size <= sizeof(Options) + kMaxGrowth, name, ".struct_size is ", size,
-           ", expected ", sizeof(Options), " (call ", name, "_init first)");
+  VR_CHECK(older || (size >= sizeof(Options) && size <= sizeof(Options) + kMaxGrowth), name, ".struct_size is ", size,
+           ", expected ", versions, sizeof(Options), " (call ", name, "_init first)");
   const auto* bytes = reinterpret_cast<const unsigned char*>(given);
   for (size_t i = sizeof(Options); i < size; ++i)
     VR_CHECK(bytes[i] == 0, name, ".struct_size is ", size, " and the fields past byte ", sizeof(Options),
              " are set: they come from a newer vrestore_c.h than this library (", sizeof(Options), " bytes)");
-  std::memcpy(&options, given, sizeof(Options));
+  std::memcpy(&options, given, std::min(size, sizeof(Options)));
   options.struct_size = sizeof(Options);
   return options;
+}
+
+// Version 1 of vrestore_restore_options ended after `memory`: the tile fields and the memory
+// budget came with version 2. Its size is part of the ABI and must never change.
+constexpr size_t kRestoreOptionsV1Size = offsetof(vrestore_restore_options, tile_frames);
+static_assert(sizeof(void*) != 8 || kRestoreOptionsV1Size == 80, "vrestore_restore_options version 1 is 80 bytes");
+
+vrestore_restore_options read_restore_options(const vrestore_restore_options* given) {
+  return read_options(given, vrestore_restore_options_init, "vrestore_restore_options", {kRestoreOptionsV1Size});
 }
 
 // ---- pixel formats ----------------------------------------------------------------------------
@@ -184,6 +205,15 @@ ResolvedOptions resolve(const vrestore_model& model, const vrestore_restore_opti
   ro.lookahead_frames = o.lookahead_frames;
   ro.independent_chunks = o.independent_chunks != 0;
   ro.allow_non_finite_input = o.allow_non_finite_input != 0;
+  ro.tile.frames = o.tile_frames;
+  ro.tile.height = o.tile_height;
+  ro.tile.width = o.tile_width;
+  ro.tile.overlap_frames = o.tile_overlap_frames;
+  ro.tile.overlap_height = o.tile_overlap_height;
+  ro.tile.overlap_width = o.tile_overlap_width;
+  VR_CHECK(o.memory_budget_bytes <= std::numeric_limits<size_t>::max(), where, ": memory_budget_bytes ",
+           o.memory_budget_bytes, " is more than this machine can address");
+  ro.memory_budget_bytes = static_cast<size_t>(o.memory_budget_bytes);
   ro.num_threads = model.num_threads;
   if (o.progress) {
     const vrestore_progress_fn progress = o.progress;
@@ -296,6 +326,13 @@ void vrestore_restore_options_init(vrestore_restore_options* options) {
   options->input_queue_frames = defaults.input_queue_frames;
   options->output_queue_frames = defaults.output_queue_frames;
   options->memory = VRESTORE_MEMORY_HOST;
+  options->tile_frames = defaults.restore.tile.frames;
+  options->tile_height = defaults.restore.tile.height;
+  options->tile_width = defaults.restore.tile.width;
+  options->tile_overlap_frames = defaults.restore.tile.overlap_frames;
+  options->tile_overlap_height = defaults.restore.tile.overlap_height;
+  options->tile_overlap_width = defaults.restore.tile.overlap_width;
+  options->memory_budget_bytes = defaults.restore.memory_budget_bytes;
 }
 
 vrestore_status vrestore_model_load_with_options(const char* path, const vrestore_load_options* options,
@@ -368,7 +405,7 @@ vrestore_status vrestore_restore_clip(const vrestore_model* model, const void* f
   return guarded([&] {
     if (!model || !frames || !out)
       throw vrestore::Error("vrestore_restore_clip: model, frames and out must not be NULL");
-    const vrestore_restore_options o = read_options(options, vrestore_restore_options_init, "vrestore_restore_options");
+    const vrestore_restore_options o = read_restore_options(options);
     restore_clip("vrestore_restore_clip", *model, frames, num_frames, height, width, out,
                  resolve(*model, o, "vrestore_restore_clip"));
   });
@@ -392,7 +429,7 @@ vrestore_status vrestore_stream_create(const vrestore_model* model, int64_t widt
   return guarded([&] {
     if (!model || !out) throw vrestore::Error("vrestore_stream_create: model and out must not be NULL");
     *out = nullptr;
-    const vrestore_restore_options o = read_options(options, vrestore_restore_options_init, "vrestore_restore_options");
+    const vrestore_restore_options o = read_restore_options(options);
     VR_CHECK(enum_value(o.memory) != VRESTORE_MEMORY_DEVICE, "vrestore_stream_create: memory "
              "VRESTORE_MEMORY_DEVICE is for whole clips only; streams take and return host frames");
     const ResolvedOptions r = resolve(*model, o, "vrestore_stream_create");

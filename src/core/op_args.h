@@ -73,6 +73,7 @@ struct Pool2dArgs {
 struct ActivateArgs {
   Tensor x;
   Activation activation = Activation::None;
+  float negative_slope = kLeakySlope;  // LeakyReLU's slope for x < 0
 };
 
 // a += b, in place; same shape.
@@ -117,11 +118,14 @@ struct MulAddArgs {
   float scale = 1;
 };
 
-// out[..., y, x] = x[..., min(y, H-1), min(x, W-1)]: pads the last two dimensions by repeating the
-// last row/column, or crops them (top-left window), to out's size.
+// out[..., y, x] = x[..., pad_source_index(y - top, H, mode), pad_source_index(x - left, W, mode)]
+// for out's size: pads the last two dimensions (pad2d, pad_crop) or crops them (pad_crop: the
+// top-left window).
 struct PadCropArgs {
   Tensor x;
   Tensor out;
+  int64_t top = 0, left = 0;
+  PadMode mode = PadMode::Replicate;
 };
 
 // out[i] = x[indices[i]] along dimension 0 (indices checked by the op layer).

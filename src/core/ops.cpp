@@ -4,7 +4,9 @@
 #include "core/ops.h"
 
 #include <climits>
+#include <cmath>
 
+#include "core/checked_math.h"
 #include "core/op_dispatch.h"
 
 namespace vrestore::ops {
@@ -200,10 +202,11 @@ Tensor avg_pool2d(const Tensor& x, int kernel, int stride, int padding, bool cou
   return pool2d("avg_pool2d", x, PoolKind::Average, kernel, stride, padding, count_include_pad);
 }
 
-void activate_(Tensor& x, Activation act) {
+void activate_(Tensor& x, Activation act, float negative_slope) {
   check_operand("activate", "x", x, x);
+  VR_CHECK(std::isfinite(negative_slope), "activate: negative_slope ", negative_slope, " is not finite");
   if (act == Activation::None) return;
-  dispatch(ActivateArgs{x, act}, x);
+  dispatch(ActivateArgs{x, act, negative_slope}, x);
 }
 
 void sigmoid_(Tensor& x) { activate_(x, Activation::Sigmoid); }
@@ -300,6 +303,27 @@ Tensor pad_crop(const Tensor& x, int64_t h, int64_t w) {
   shape[shape.size() - 2] = h;
   shape[shape.size() - 1] = w;
   PadCropArgs a{x, output_like(x, shape)};
+  dispatch(a, x);
+  return a.out;
+}
+
+Tensor pad2d(const Tensor& x, int64_t top, int64_t bottom, int64_t left, int64_t right, PadMode mode) {
+  check_operand("pad2d", "x", x, x);
+  VR_CHECK(x.dim() >= 2 && x.size(-2) >= 1 && x.size(-1) >= 1, "pad2d: x has shape ", x.shape_str(),
+           ", expected at least 2 dimensions and a non-empty image");
+  VR_CHECK(top >= 0 && bottom >= 0 && left >= 0 && right >= 0, "pad2d: pads (top ", top, ", bottom ", bottom,
+           ", left ", left, ", right ", right, ") must be >= 0");
+  const int64_t h = x.size(-2), w = x.size(-1);
+  // One reflection covers the padding (F.pad's own limits).
+  const int64_t limit_h = mode == PadMode::Reflect ? h - 1 : h, limit_w = mode == PadMode::Reflect ? w - 1 : w;
+  VR_CHECK(mode == PadMode::Replicate || (std::max(top, bottom) <= limit_h && std::max(left, right) <= limit_w),
+           "pad2d: pads (top ", top, ", bottom ", bottom, ", left ", left, ", right ", right, ") of a ", h, "x", w,
+           " image, expected at most ", limit_h, " rows and ", limit_w, " columns for ",
+           mode == PadMode::Reflect ? "reflect" : "symmetric", " padding");
+  Shape shape = x.shape();
+  shape[shape.size() - 2] = checked_add(checked_add(h, top, "pad2d"), bottom, "pad2d");
+  shape[shape.size() - 1] = checked_add(checked_add(w, left, "pad2d"), right, "pad2d");
+  PadCropArgs a{x, output_like(x, shape), top, left, mode};
   dispatch(a, x);
   return a.out;
 }

@@ -64,7 +64,9 @@ using vrestore::WarpPadding;  // kernels/op_common.h, with the sample-point form
 Tensor flow_warp(const Tensor& x, const Tensor& flow, WarpPadding padding);
 
 // ---- element-wise and data movement (src/cpu/elementwise.cpp) ----------------------------------
-void activate_(Tensor& x, Activation a);  // in place
+// In place; negative_slope is LeakyReLU's (F.leaky_relu's negative_slope; VRT's heads also use 0.01
+// and 0.2), ignored by the other activations.
+void activate_(Tensor& x, Activation a, float negative_slope = kLeakySlope);
 void sigmoid_(Tensor& x);                 // in place
 void add_(Tensor& a, const Tensor& b);    // a += b, same shape
 void scale_(Tensor& a, float s);          // a *= s
@@ -86,6 +88,11 @@ Tensor affine_channels(const Tensor& x, const std::vector<float>& shift, const s
 // x (..., H, W) -> (..., h, w) with h, w >= 1: element (y, x) is x[min(y, H-1), min(x, W-1)], i.e.
 // replicate padding at the bottom/right where h > H or w > W and a top-left crop where smaller.
 Tensor pad_crop(const Tensor& x, int64_t h, int64_t w);
+// F.pad of the last two dimensions of x (..., H, W) -> (..., top + H + bottom, left + W + right), pads
+// >= 0, filled by `mode` (kernels/op_common.h PadMode): Reflect needs pads < the axis (nn.ReflectionPad2d),
+// Symmetric pads <= the axis.
+using vrestore::PadMode;
+Tensor pad2d(const Tensor& x, int64_t top, int64_t bottom, int64_t left, int64_t right, PadMode mode);
 // x (R, ...) -> (len(indices), ...): rows of x along dimension 0 (index_select(0, indices)).
 Tensor index_select0(const Tensor& x, const std::vector<int64_t>& indices);
 // dst (R, ...) rows[i] = src[i] for src (len(rows), ...) with dst's trailing shape, in place.

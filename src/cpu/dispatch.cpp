@@ -95,6 +95,10 @@ void winograd_conv3x3(const float* x, const float* weight, const float* bias, op
 
 // The ISA-dispatched cpu::run bodies of core/op_list.h; the rest are in elementwise.cpp and
 // sampling.cpp.
+void run(const ops::LinearArgs& a) { active_kernels().linear(a); }
+
+void run(const ops::WindowAttentionArgs& a) { active_kernels().window_attention(a); }
+
 void run(const ops::Conv2dArgs& a) {
   active_kernels().conv2d(a);
   // The residual is a separate pass on the CPU (same result as the CUDA epilogue's fused add:

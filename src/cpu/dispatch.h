@@ -11,6 +11,7 @@
 #pragma once
 
 #include "core/op_args.h"
+#include "core/op_args_vrt.h"
 #include "core/ops.h"
 #include "cpu/conv_winograd.h"
 #include "vrestore/tensor.h"
@@ -28,6 +29,8 @@ struct KernelTable {
   void (*conv2d)(const ops::Conv2dArgs& a);
   void (*deform_conv2d)(const ops::DeformConv2dArgs& a);
   void (*flow_warp)(const ops::FlowWarpArgs& a);
+  void (*linear)(const ops::LinearArgs& a);
+  void (*window_attention)(const ops::WindowAttentionArgs& a);
   bool (*winograd_worthwhile)(const WinogradShape& s);
   void (*winograd_conv3x3)(const float* x, const float* weight, const float* bias, ops::Activation act,
                            const WinogradShape& s, float* out);

@@ -12,7 +12,6 @@
 namespace vrestore::cpu {
 
 using ops::Activation;
-using ops::kLeakySlope;
 
 void run(const ops::ActivateArgs& a) {
   Tensor x = a.x;
@@ -26,7 +25,7 @@ void run(const ops::ActivateArgs& a) {
       return;
     case Activation::LeakyReLU:
 #pragma omp parallel for simd schedule(static) if (n > (1 << 16))
-      for (int64_t i = 0; i < n; ++i) p[i] = p[i] >= 0.0f ? p[i] : p[i] * kLeakySlope;
+      for (int64_t i = 0; i < n; ++i) p[i] = p[i] >= 0.0f ? p[i] : p[i] * a.negative_slope;
       return;
     case Activation::Sigmoid:
 #pragma omp parallel for schedule(static) if (n > (1 << 15))
@@ -119,15 +118,18 @@ void run(const ops::MulAddArgs& a) {
 void run(const ops::PadCropArgs& a) {
   Tensor out = a.out;
   const int64_t h = a.x.size(-2), w = a.x.size(-1), oh = out.size(-2), ow = out.size(-1);
-  const int64_t planes = a.x.numel() / (h * w), copied = std::min(w, ow);
+  const int64_t planes = a.x.numel() / (h * w);
+  // The interior [left, left + inside) of each output row is one copy; the rest maps through the mode.
+  const int64_t inside = std::max<int64_t>(0, std::min(w, ow - a.left));
   for (int64_t p = 0; p < planes; ++p) {
     const float* src = a.x.data() + p * h * w;
     float* dst = out.data() + p * oh * ow;
     for (int64_t y = 0; y < oh; ++y) {
-      const float* row = src + std::min(y, h - 1) * w;
+      const float* row = src + pad_source_index(y - a.top, h, a.mode) * w;
       float* o = dst + y * ow;
-      std::memcpy(o, row, static_cast<size_t>(copied) * sizeof(float));
-      std::fill(o + copied, o + ow, row[w - 1]);
+      for (int64_t x = 0; x < a.left && x < ow; ++x) o[x] = row[pad_source_index(x - a.left, w, a.mode)];
+      std::memcpy(o + a.left, row, static_cast<size_t>(inside) * sizeof(float));
+      for (int64_t x = a.left + inside; x < ow; ++x) o[x] = row[pad_source_index(x - a.left, w, a.mode)];
     }
   }
 }

@@ -3,6 +3,7 @@
 // functions declared in core/ops.h and conv_winograd.h.
 #pragma once
 
+#include "core/op_args_vrt.h"
 #include "cpu/isa.h"
 
 namespace vrestore::cpu::VRESTORE_ISA_NS {
@@ -10,6 +11,8 @@ namespace vrestore::cpu::VRESTORE_ISA_NS {
 void conv2d(const ops::Conv2dArgs& a);
 void deform_conv2d(const ops::DeformConv2dArgs& a);
 void flow_warp(const ops::FlowWarpArgs& a);
+void linear(const ops::LinearArgs& a);
+void window_attention(const ops::WindowAttentionArgs& a);
 bool winograd_worthwhile(const WinogradShape& s);
 void winograd_conv3x3(const float* x, const float* weight, const float* bias, ops::Activation act,
                       const WinogradShape& s, float* out);

@@ -17,6 +17,8 @@ const KernelTable& kernel_table_baseline() {
                                  &VRESTORE_ISA_NS::conv2d,
                                  &VRESTORE_ISA_NS::deform_conv2d,
                                  &VRESTORE_ISA_NS::flow_warp,
+                                 &VRESTORE_ISA_NS::linear,
+                                 &VRESTORE_ISA_NS::window_attention,
                                  &VRESTORE_ISA_NS::winograd_worthwhile,
                                  &VRESTORE_ISA_NS::winograd_conv3x3};
   return table;

@@ -1,7 +1,7 @@
-// CPU bodies of VRT's per-token ops (arguments checked by core/ops_vrt.cpp): linear, layer_norm,
-// GELU / GEGLU product, broadcast add, channel-first <-> channel-last transpose, and the fused
-// window partition / reverse. They are the reference: plain loops in the op's own order, f32
-// storage, layer-norm statistics in double.
+// CPU bodies of VRT's per-token ops (arguments checked by core/ops_vrt.cpp): layer_norm, GELU /
+// GEGLU product, broadcast add, channel-first <-> channel-last transpose, and the fused window
+// partition / reverse. They are the reference: plain loops in the op's own order, f32 storage,
+// layer-norm statistics in double. linear and window_attention are in vrt_kernels.cpp (per ISA).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -10,31 +10,6 @@
 #include "core/op_list.h"
 
 namespace vrestore::cpu {
-
-void run(const ops::LinearArgs& a) {
-  const int64_t rows = a.rows, in = a.in_features, out_features = a.out_features;
-  const float* x = a.x.data();
-  const float* w = a.weight.data();
-  const float* bias = a.bias.defined() ? a.bias.data() : nullptr;
-  Tensor out_tensor = a.out;
-  float* out = out_tensor.data();
-  // weightᵀ (in, out): each input feature then scales one contiguous row into the output row.
-  std::vector<float> wt(static_cast<size_t>(in * out_features));
-  for (int64_t o = 0; o < out_features; ++o)
-    for (int64_t k = 0; k < in; ++k) wt[static_cast<size_t>(k * out_features + o)] = w[o * in + k];
-#pragma omp parallel for schedule(static) if (rows * in * out_features > (1 << 18))
-  for (int64_t r = 0; r < rows; ++r) {
-    float* y = out + r * out_features;
-    for (int64_t o = 0; o < out_features; ++o) y[o] = bias ? bias[o] : 0.0f;
-    const float* xr = x + r * in;
-    for (int64_t k = 0; k < in; ++k) {
-      const float s = xr[k];
-      const float* wr = wt.data() + k * out_features;
-#pragma omp simd
-      for (int64_t o = 0; o < out_features; ++o) y[o] += s * wr[o];
-    }
-  }
-}
 
 void run(const ops::LayerNormArgs& a) {
   const int64_t rows = a.rows, c = a.channels;

@@ -18,7 +18,7 @@ void run(const ops::ActivateArgs& a) {
     p.data = device_ptr<T>(a.x);
     p.count = a.x.numel();
     p.activation = a.activation;
-    p.leaky_slope = kLeakySlope;
+    p.leaky_slope = a.negative_slope;
     check_launch(kernels::activate(p, current_stream()), "activate");
   });
 }
@@ -209,6 +209,9 @@ void run(const ops::PadCropArgs& a) {
     p.in_width = w;
     p.out_height = a.out.size(-2);
     p.out_width = a.out.size(-1);
+    p.top = a.top;
+    p.left = a.left;
+    p.mode = a.mode;
     check_launch(kernels::pad_crop(p, current_stream()), "pad_crop");
   });
 }

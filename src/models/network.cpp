@@ -4,6 +4,7 @@
 #include "models/basicvsr.h"
 #include "models/edvr.h"
 #include "models/spynet.h"
+#include "models/vrt.h"
 
 namespace vrestore {
 
@@ -18,9 +19,11 @@ std::unique_ptr<Network> load_network(Weights& w) {
     net = std::make_unique<RealBasicVsr>(w);
   } else if (arch == "basicsr.SpyNet" || arch == "mmedit.SPyNet") {
     net = std::make_unique<SpyNetNetwork>(w);
+  } else if (arch == "vrt.VRT") {
+    net = std::make_unique<Vrt>(w);
   } else {
     fail("weights '", w.file().path(), "': architecture '", arch,
-         "' is not supported by this build (supported: basicsr.EDVR, mmedit.EDVRNet, basicsr.BasicVSR, mmedit.BasicVSRNet, mmedit.RealBasicVSRNet, basicsr.SpyNet, mmedit.SPyNet)");
+         "' is not supported by this build (supported: basicsr.EDVR, mmedit.EDVRNet, basicsr.BasicVSR, mmedit.BasicVSRNet, mmedit.RealBasicVSRNet, basicsr.SpyNet, mmedit.SPyNet, vrt.VRT)");
   }
   w.finish();
   return net;

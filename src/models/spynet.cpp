@@ -36,7 +36,7 @@ SpyNet SpyNet::load(Weights& w, const std::string& prefix, bool mmedit_names) {
   return s;
 }
 
-Tensor SpyNet::operator()(const Tensor& ref, const Tensor& supp, Tensor* at_multiple_of_32) const {
+std::array<Tensor, 6> SpyNet::pyramid(const Tensor& ref, const Tensor& supp) const {
   check_rank("SpyNet", "ref", ref, 4);
   VR_CHECK(ref.size(1) == 3 && ref.shape() == supp.shape(), "SpyNet: ref ", ref.shape_str(), " and supp ",
            supp.shape_str(), " must both be (N, 3, H, W)");
@@ -47,21 +47,20 @@ Tensor SpyNet::operator()(const Tensor& ref, const Tensor& supp, Tensor* at_mult
   auto prepare = [&](const Tensor& x) {
     return normalize(hr == h && wr == w ? x : ops::resize_bilinear(x, hr, wr, false));  // (N, 3, Hr, Wr)
   };
-  // Pyramids, index 0 = coarsest (Hr/32).
-  std::array<Tensor, 6> refs, supps;
+  // Image pyramids, index 0 = coarsest (Hr/32).
+  std::array<Tensor, 6> refs, supps, flows;
   refs[5] = prepare(ref);
   supps[5] = prepare(supp);
   for (int l = 4; l >= 0; --l) {
     refs[l] = ops::avg_pool2d(refs[l + 1], 2, 2, 0);
     supps[l] = ops::avg_pool2d(supps[l + 1], 2, 2, 0);
   }
-  Tensor flow;
   for (int l = 0; l < 6; ++l) {
     Tensor up;  // (N, 2, hl, wl)
     if (l == 0) {
       up = Tensor::zeros({ref.size(0), 2, refs[0].size(2), refs[0].size(3)}, DType::F32, ref.device());
     } else {
-      up = ops::upsample_bilinear(flow, 2, /*align_corners=*/true);
+      up = ops::upsample_bilinear(flows[static_cast<size_t>(l - 1)], 2, /*align_corners=*/true);
       ops::scale_(up, 2.0f);
     }
     // Level 0 warps with a zero flow too: upstream does, and the grid round trip is not exactly
@@ -69,14 +68,42 @@ Tensor SpyNet::operator()(const Tensor& ref, const Tensor& supp, Tensor* at_mult
     Tensor warped = ops::flow_warp(supps[l], up, ops::WarpPadding::Border);
     Tensor x = ops::cat1({refs[l], warped, up});  // (N, 8, hl, wl)
     const Level& m = levels[static_cast<size_t>(l)];
-    flow = m[4](m[3](m[2](m[1](m[0](x)))));
+    Tensor flow = m[4](m[3](m[2](m[1](m[0](x)))));
     ops::add_(flow, up);
+    flows[static_cast<size_t>(l)] = flow;
   }
-  if (at_multiple_of_32) *at_multiple_of_32 = flow;
+  return flows;
+}
+
+namespace {
+
+// A flow estimated at (hr, wr) as the flow of an (h, w) image: resized (bilinear, align_corners
+// False; the identity at equal sizes) and its components rescaled to the new pixel size.
+Tensor flow_at_size(const Tensor& flow, int64_t h, int64_t w) {
+  const int64_t hr = flow.size(2), wr = flow.size(3);
   if (hr == h && wr == w) return flow;
-  Tensor out = ops::resize_bilinear(flow, h, w, false);  // (N, 2, H, W)
+  Tensor out = ops::resize_bilinear(flow, h, w, false);
   return scale_flow(out, static_cast<float>(static_cast<double>(w) / static_cast<double>(wr)),
                     static_cast<float>(static_cast<double>(h) / static_cast<double>(hr)));
+}
+
+}  // namespace
+
+Tensor SpyNet::operator()(const Tensor& ref, const Tensor& supp, Tensor* at_multiple_of_32) const {
+  const Tensor flow = pyramid(ref, supp)[5];
+  if (at_multiple_of_32) *at_multiple_of_32 = flow;
+  return flow_at_size(flow, ref.size(2), ref.size(3));
+}
+
+std::array<Tensor, 4> SpyNet::multi_scale(const Tensor& ref, const Tensor& supp) const {
+  check_rank("SpyNet", "ref", ref, 4);
+  VR_CHECK(ref.size(2) >= 8 && ref.size(3) >= 8, "SpyNet: multi-scale flows of ", ref.shape_str(),
+           " frames, expected H and W >= 8 (the 1/8-scale flow needs a pixel)");
+  const std::array<Tensor, 6> flows = pyramid(ref, supp);
+  std::array<Tensor, 4> out;
+  for (int s = 0; s < 4; ++s)
+    out[static_cast<size_t>(s)] = flow_at_size(flows[static_cast<size_t>(5 - s)], ref.size(2) >> s, ref.size(3) >> s);
+  return out;
 }
 
 SpyNetNetwork::SpyNetNetwork(Weights& w) {

@@ -22,6 +22,17 @@ struct SpyNet {
   // (N, 2, H, W), channel 0 = x. `at_multiple_of_32` receives the pyramid result before the
   // final resize when given.
   Tensor operator()(const Tensor& ref, const Tensor& supp, Tensor* at_multiple_of_32 = nullptr) const;
+
+  // VRT's use (upstream network_vrt.py SpyNet with return_levels [5, 4, 3, 2], spec_vrt.md §5):
+  // the pyramid's own estimates at scales 1, 1/2, 1/4, 1/8 of the input, not downscaled copies of
+  // the final flow. [s] is (N, 2, H >> s, W >> s) f32: the estimate of level 5 - s resized
+  // (bilinear, align_corners=False) and its x / y scaled by (W >> s) / (Wr >> s) and
+  // (H >> s) / (Hr >> s), Hr, Wr = H, W rounded up to multiples of 32. Needs H, W >= 8.
+  std::array<Tensor, 4> multi_scale(const Tensor& ref, const Tensor& supp) const;
+
+ private:
+  // The six pyramid estimates (index 0 = coarsest, Hr / 32) of ref and supp resized to (Hr, Wr).
+  std::array<Tensor, 6> pyramid(const Tensor& ref, const Tensor& supp) const;
 };
 
 // A standalone SpyNet file (basicsr.SpyNet / mmedit.SPyNet): forward takes (N, 2, 3, H, W) =

@@ -45,26 +45,32 @@ StageReshape StageReshape::load(const TensorSource& source, const std::string& n
 }
 
 Tensor StageReshape::operator()(const Tensor& x) const {
-  VR_CHECK(x.dim() == 5 && x.size(1) == in_dim, "Stage reshape: x has shape ", x.shape_str(), ", expected (N, ",
-           in_dim, ", D, H, W)");
-  const int64_t n = x.size(0), d = x.size(2);
+  VR_CHECK(x.dim() == 5 && x.size(1) == in_dim, "Stage reshape: x has shape ", x.shape_str(), ", expected (N, ", in_dim,
+           ", D, H, W)");
+  VR_CHECK(mode == Mode::Up || (x.size(3) % 2 == 0 && x.size(4) % 2 == 0), "Stage reshape 'down': x has shape ",
+           x.shape_str(), ", expected even H and W");
+  return ops::channels_first(tokens(ops::channels_last(x)));
+}
+
+Tensor StageReshape::tokens(const Tensor& x) const {
+  VR_CHECK(x.dim() == 5 && x.size(4) == in_dim, "Stage reshape: x has shape ", x.shape_str(), ", expected (N, D, H, W, ",
+           in_dim, ")");
+  const int64_t n = x.size(0), d = x.size(1);
   // Each channels_last below is one batched transpose (B, R, C) -> (B, C, R) of a reshaped view.
   if (mode == Mode::Down) {
-    VR_CHECK(x.size(3) % 2 == 0 && x.size(4) % 2 == 0, "Stage reshape 'down': x has shape ", x.shape_str(),
+    VR_CHECK(x.size(2) % 2 == 0 && x.size(3) % 2 == 0, "Stage reshape 'down': x has shape ", x.shape_str(),
              ", expected even H and W");
-    const int64_t h = x.size(3) / 2, w = x.size(4) / 2, c = in_dim;
-    const Tensor tokens = ops::channels_last(x);  // (N·D·H, dy, W, dx, c)
-    const Tensor t2 = ops::channels_last(tokens.reshape({n * d * h * 2, 2 * w, c}));  // (N·D·H, dy, c, W, dx)
-    const Tensor t3 = ops::channels_last(t2.reshape({n * d * h, 2 * c, 2 * w}));      // (N·D·H, W, dx, dy, c)
-    const Tensor y = linear(norm(t3.reshape({n, d, h, w, 4 * c})));
-    return ops::channels_first(y);
+    const int64_t h = x.size(2) / 2, w = x.size(3) / 2, c = in_dim;
+    // x is (N·D·H, dy, W, dx, c)
+    const Tensor t2 = ops::channels_last(x.reshape({n * d * h * 2, 2 * w, c}));  // (N·D·H, dy, c, W, dx)
+    const Tensor t3 = ops::channels_last(t2.reshape({n * d * h, 2 * c, 2 * w}));  // (N·D·H, W, dx, dy, c)
+    return linear(norm(t3.reshape({n, d, h, w, 4 * c})));
   }
-  const int64_t h = x.size(3), w = x.size(4), c = in_dim / 4;
-  const Tensor tokens = ops::channels_last(x);                                       // (N·D·H, W, dx, dy, c)
-  const Tensor t2 = ops::channels_last(tokens.reshape({n * d * h, 2 * w, 2 * c}));   // (N·D·H, dy, c, W, dx)
-  const Tensor t3 = ops::channels_last(t2.reshape({n * d * h * 2, c, 2 * w}));       // (N·D·H, dy, W, dx, c)
-  const Tensor y = linear(norm(t3.reshape({n, d, 2 * h, 2 * w, c})));
-  return ops::channels_first(y);
+  const int64_t h = x.size(2), w = x.size(3), c = in_dim / 4;
+  // x is (N·D·H, W, dx, dy, c)
+  const Tensor t2 = ops::channels_last(x.reshape({n * d * h, 2 * w, 2 * c}));  // (N·D·H, dy, c, W, dx)
+  const Tensor t3 = ops::channels_last(t2.reshape({n * d * h * 2, c, 2 * w}));  // (N·D·H, dy, W, dx, c)
+  return linear(norm(t3.reshape({n, d, 2 * h, 2 * w, c})));
 }
 
 std::vector<Tensor> compose_flows(const Tensor& flows_1, bool backward, int count) {
@@ -164,6 +170,13 @@ ParallelWarp ParallelWarp::load(const TensorSource& source, const std::string& n
 Tensor ParallelWarp::operator()(const Tensor& x, const std::vector<Tensor>& flows_backward,
                                 const std::vector<Tensor>& flows_forward, Tensor* x_backward,
                                 Tensor* x_forward) const {
+  const Tensor y = tokens(x, flows_backward, flows_forward, x_backward, x_forward);  // (N, D, H, W, C)
+  const int64_t n = x.size(0), d = x.size(1), c = x.size(2), h = x.size(3), w = x.size(4);
+  return ops::channels_first(y.reshape({n, d * h * w, c})).reshape({n, c, d, h, w});
+}
+
+Tensor ParallelWarp::tokens(const Tensor& x, const std::vector<Tensor>& flows_backward,
+                            const std::vector<Tensor>& flows_forward, Tensor* x_backward, Tensor* x_forward) const {
   const int64_t k = pa_frames / 2;
   VR_CHECK(x.dim() == 5 && x.size(2) == pa_deform.channels, "parallel warping: x has shape ", x.shape_str(),
            ", expected (N, D, ", pa_deform.channels, ", H, W)");
@@ -206,8 +219,7 @@ Tensor ParallelWarp::operator()(const Tensor& x, const std::vector<Tensor>& flow
   if (x_forward) *x_forward = xf;
   const Shape per_frame{n * d, c, h, w};
   const Tensor fused_in = ops::channels_last(ops::cat1({x.reshape(per_frame), xb.reshape(per_frame), xf.reshape(per_frame)}));
-  const Tensor fused = pa_fuse(fused_in);  // (N·D, H, W, C)
-  return ops::channels_first(fused.reshape({n, d * h * w, c})).reshape({n, c, d, h, w});
+  return pa_fuse(fused_in).reshape({n, d, h, w, c});
 }
 
 }  // namespace vrestore::vrt

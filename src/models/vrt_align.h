@@ -26,6 +26,8 @@ struct StageReshape {
   // down: x (N, C', D, 2H, 2W) -> (N, dim, D, H, W); up: x (N, C', D, H, W) -> (N, dim, D, 2H, 2W).
   // Throws vrestore::Error on odd H or W (down) or C' not a multiple of 4 (up).
   Tensor operator()(const Tensor& x) const;
+  // The same from and to channel-last tokens: x (N, D, H', W', C') -> (N, D, H, W, dim).
+  Tensor tokens(const Tensor& x) const;
 };
 
 // Longer-distance flows of VRT.get_flow_4frames / get_flow_6frames at one scale, from the 1-frame
@@ -69,6 +71,9 @@ struct ParallelWarp {
   Tensor operator()(const Tensor& x, const std::vector<Tensor>& flows_backward,
                     const std::vector<Tensor>& flows_forward, Tensor* x_backward = nullptr,
                     Tensor* x_forward = nullptr) const;
+  // The same with the result as channel-last tokens (N, D, H, W, C).
+  Tensor tokens(const Tensor& x, const std::vector<Tensor>& flows_backward, const std::vector<Tensor>& flows_forward,
+                Tensor* x_backward = nullptr, Tensor* x_forward = nullptr) const;
 };
 
 }  // namespace vrestore::vrt

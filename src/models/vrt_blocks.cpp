@@ -45,6 +45,7 @@ Tensor WindowAttention::operator()(const Tensor& windows, const WindowGeometry& 
   p.heads = heads;
   p.full_window = window;
   p.geometry = g;
+  p.scale = scale;
   Tensor x_out = ops::window_attention(qkv_self(windows), &bias_table, p);  // (B_, T, C)
   if (mutual) {
     // The position encoding of the full spatial window is added to both frames before qkv_mut.
@@ -100,12 +101,15 @@ Tmsag Tmsag::load(const TensorSource& source, const std::string& name, int64_t d
 }
 
 Tensor Tmsag::operator()(const Tensor& x, Tensor* after_block0) const {
-  Tensor y = ops::channels_last(x);  // (N, D, H, W, C)
+  return ops::channels_first(tokens(ops::channels_last(x), after_block0));
+}
+
+Tensor Tmsag::tokens(Tensor y, Tensor* after_block0) const {
   for (size_t j = 0; j < blocks.size(); ++j) {
     y = blocks[j](y);
     if (j == 0 && after_block0) *after_block0 = y;
   }
-  return ops::channels_first(y);
+  return y;
 }
 
 }  // namespace vrestore::vrt

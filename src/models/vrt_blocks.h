@@ -47,6 +47,7 @@ struct WindowAttention {
   std::array<int, 3> window{};
   int64_t dim = 0, heads = 0;
   bool mutual = false;
+  float scale = 0;  // qk_scale; 0: head_dim^-0.5 (upstream's default, qk_scale None)
   Tensor bias_table, position_bias;  // position_bias viewed as (Wh*Ww, C)
   Linear qkv_self, qkv_mut, proj;
 
@@ -79,6 +80,8 @@ struct Tmsag {
                     const std::array<int, 3>& window, bool mutual, double mlp_ratio = 2.0);
   // x (N, C, D, H, W) -> (N, C, D, H, W); after_block0, when given, receives block 0's (N, D, H, W, C) output.
   Tensor operator()(const Tensor& x, Tensor* after_block0 = nullptr) const;
+  // The same on channel-last tokens: y (N, D, H, W, C) -> (N, D, H, W, C).
+  Tensor tokens(Tensor y, Tensor* after_block0 = nullptr) const;
 };
 
 }  // namespace vrestore::vrt

@@ -1,6 +1,7 @@
 #include "weights/weights.h"
 
 #include <cmath>
+#include <cstring>
 
 #include "core/check.h"
 #include "weights/strict_json.h"
@@ -30,6 +31,29 @@ Tensor Weights::take(const std::string& name, const Shape& shape) {
            shape_to_string(info->shape), ", expected ", shape_to_string(shape));
   taken_.insert(name);
   return file_.load_f32(*info).to(device_, keep_f32_ ? DType::F32 : dtype_);
+}
+
+std::vector<int64_t> Weights::take_indices(const std::string& name, const Shape& shape) {
+  const TensorInfo* info = file_.find(name);
+  VR_CHECK(info, "weights '", file_.path(), "' (", arch_, "): tensor '", name, "' is missing");
+  VR_CHECK(info->shape == shape, "weights '", file_.path(), "': tensor '", name, "' has shape ",
+           shape_to_string(info->shape), ", expected ", shape_to_string(shape));
+  VR_CHECK(info->dtype == FileDType::I64 || info->dtype == FileDType::I32, "weights '", file_.path(),
+           "': tensor '", name, "' is ", dtype_name(info->dtype), ", expected integer indices (I64 or I32)");
+  const size_t count = static_cast<size_t>(info->end - info->begin) / dtype_size(info->dtype);
+  std::vector<int64_t> values(count);
+  const uint8_t* bytes = file_.bytes(*info);
+  for (size_t i = 0; i < count; ++i) {
+    if (info->dtype == FileDType::I64) {
+      std::memcpy(&values[i], bytes + 8 * i, 8);
+    } else {
+      int32_t v;
+      std::memcpy(&v, bytes + 4 * i, 4);
+      values[i] = v;
+    }
+  }
+  taken_.insert(name);
+  return values;
 }
 
 void Weights::place(Device device, DType dtype) {

@@ -8,6 +8,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -46,6 +47,9 @@ class Weights {
    private:
     Weights& w_;
   };
+  // An integer tensor (I64 or I32) that must have exactly `shape`, as host values in row-major
+  // order: index buffers such as VRT's relative_position_index, which models check, not compute with.
+  std::vector<int64_t> take_indices(const std::string& name, const Shape& shape);
   bool contains(const std::string& name) const { return file_.find(name) != nullptr; }
   // Throws naming the tensors that were never taken.
   void finish() const;

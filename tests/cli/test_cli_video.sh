@@ -91,6 +91,13 @@ check "a deblur model at --scale 1 runs" "$cli" restore -q -i "$S/in.avi" -o "$S
 got=$(probe "$S/deblur.mp4")
 check "scale-1 output keeps 32x24, got '$got'" test "$got" = "6 32x24 25/1 0"
 
+# VRT streams a video through temporal clips (each frame read once; docs/tiling.md).
+VRT=$weights/vrt_sr_x4_pa2.safetensors
+check "VRT restores a video in clips of 4 frames" \
+  "$cli" restore -q -i "$S/in.avi" -o "$S/vrt.mkv" -m "$VRT" --tile-frames 4 --tile-overlap-frames 2 --codec ffv1
+got=$(probe "$S/vrt.mkv")
+check "VRT output keeps 6 frames at 25 fps, 128x96, got '$got'" test "$got" = "6 128x96 25/1 0"
+
 # The default model comes from $VRESTORE_DEFAULT_MODEL when set.
 err=$(VRESTORE_DEFAULT_MODEL=$EDVR "$cli" restore -i "$S/in.avi" -o "$S/default.mp4" 2>&1)
 check "restore without -m uses \$VRESTORE_DEFAULT_MODEL: $err" grep -q "the default model" <<< "$err"
@@ -205,10 +212,12 @@ check "the non-empty PNG folder is left as it was" \
 expect_error 1 "model '.*edvr_deblur_hrin.safetensors' \(basicsr.EDVR\) restores at scale 1, --scale 4 was asked" -- \
   "$cli" restore -i "$S/in.avi" -o "$S/e.mp4" -m "$DEBLUR" --scale 4
 expect_error 1 "restores at scale 4, --scale 2 was asked" -- "$cli" restore -i "$S/in.avi" -o "$S/e.mp4" -m "$BV" --scale 2
-expect_error 1 "--tile: spatial tiling is not supported for basicsr.EDVR yet" -- \
+expect_error 1 "--tile, --tile-overlap: tiling and the memory budget apply to VRT models only; basicsr.EDVR restores whole frames" -- \
   "$cli" restore -i "$S/in.avi" -o "$S/e.mp4" -m "$EDVR" --tile 16 16 --tile-overlap 4
-expect_error 1 "--tile: spatial tiling is not supported for basicsr.BasicVSR yet" -- \
+expect_error 1 "--tile: tiling and the memory budget apply to VRT models only; basicsr.BasicVSR restores whole frames" -- \
   "$cli" restore -i "$S/in.avi" -o "$S/e.mp4" -m "$BV" --tile 16 16
+expect_error 1 "--memory-budget: tiling and the memory budget apply to VRT models only; basicsr.EDVR" -- \
+  "$cli" restore -i "$S/in.avi" -o "$S/e.mp4" -m "$EDVR" --memory-budget 1GiB
 # f16 on the CPU is a usage error of one line; without a GPU, cuda is one line naming why.
 expect_error 2 "^vrestore: --precision f16 needs --device cuda \(the CPU backend computes in f32\)$" -- \
   "$cli" restore -i "$S/in.avi" -o "$S/e.mp4" -m "$EDVR" --precision f16
@@ -236,8 +245,9 @@ expect_error 2 "--scale expects an integer 1 to 16, got '0'" -- "$cli" restore -
 expect_error 2 "--precision must be f32 or f16, got 'f64'" -- \
   "$cli" restore -i "$S/in.avi" -o "$S/e.mp4" -m "$EDVR" --precision f64
 expect_error 2 "--tile needs 2 values" -- "$cli" restore -i "$S/in.avi" -o "$S/e.mp4" -m "$EDVR" --tile 16
-expect_error 2 "--tile H expects an integer" -- "$cli" restore -i "$S/in.avi" -o "$S/e.mp4" -m "$EDVR" --tile 0 16
-expect_error 2 "--tile-overlap needs --tile H W" -- "$cli" restore -i "$S/in.avi" -o "$S/e.mp4" -m "$EDVR" --tile-overlap 4
+expect_error 2 "--tile H expects an integer 0 to 1048576, got '-1'" -- \
+  "$cli" restore -i "$S/in.avi" -o "$S/e.mp4" -m "$EDVR" --tile -1 16
+expect_error 2 "--memory-budget expects bytes" -- "$cli" restore -i "$S/in.avi" -o "$S/e.mp4" -m "$EDVR" --memory-budget 1T
 expect_error 2 "--input \(-i\) given twice" -- "$cli" restore -i "$S/in.avi" --input "$S/in.avi" -o "$S/e.mp4" -m "$EDVR"
 expect_error 2 "--chunk-frames \(--chunk\) given twice" -- \
   "$cli" restore -i "$S/in.avi" -o "$S/e.mp4" -m "$EDVR" --chunk 4 --chunk-frames 4

@@ -215,6 +215,13 @@ TEST_CASE("element-wise ops on cuda f32/f16 match the cpu", "[cuda][emulated]") 
         ops::activate_(y, act);
         return y;
       });
+    for (float slope : {0.01f, 0.2f})  // VRT's heads: F.leaky_relu defaults and linear_fuse's 0.2
+      check_devices("activate_ LeakyReLU(" + std::to_string(slope) + ") " + shape_name(s), {{a}},
+                    [&](const Tensors& t) {
+                      Tensor y = t[0].clone();
+                      ops::activate_(y, Activation::LeakyReLU, slope);
+                      return y;
+                    });
     check_devices("sigmoid_ " + shape_name(s), {{a}}, [&](const Tensors& t) {
       Tensor y = t[0].clone();
       ops::sigmoid_(y);
@@ -294,6 +301,15 @@ TEST_CASE("the ops extracted from the models on cuda f32/f16 match the cpu", "[c
     for (auto [h, ww] : {std::pair{s[2] + 2, s[3] + 3}, std::pair{int64_t{1}, int64_t{1}}, std::pair{s[2], s[3] + 1}})
       check_devices("pad_crop " + shape_name(s) + " -> " + std::to_string(h) + "x" + std::to_string(ww), {{a}},
                     [&](const Tensors& t) { return ops::pad_crop(t[0], h, ww); }, {kExact, {0, 1.0 / 1024}});
+    for (PadMode mode : {PadMode::Replicate, PadMode::Reflect, PadMode::Symmetric})
+      check_devices("pad2d mode " + std::to_string(static_cast<int>(mode)) + " " + shape_name(s), {{a}},
+                    [&](const Tensors& t) {
+                      // As much as one reflection allows (F.pad's limit), at most 3.
+                      const int64_t reach = mode == PadMode::Reflect ? 1 : 0;
+                      const int64_t ph = std::min<int64_t>(3, s[2] - reach), pw = std::min<int64_t>(3, s[3] - reach);
+                      return ops::pad2d(t[0], ph, std::min<int64_t>(ph, 1), std::min<int64_t>(pw, 1), pw, mode);
+                    },
+                    {kExact, {0, 1.0 / 1024}});
   }
   const Tensor x5 = random_tensor({2, 3, 4, 5, 6}, seed++);
   const Tensor w5 = random_tensor({2, 3, 1, 5, 6}, seed++);

@@ -36,7 +36,9 @@ Diff compare(const Tensor& a, const Tensor& b, double atol, double rtol) {
     d.max_abs = std::max(d.max_abs, e);
     d.max_excess = std::max(d.max_excess, e - (atol + rtol * std::fabs(ref)));
     d.ref_abs_max = std::max(d.ref_abs_max, std::fabs(ref));
+    d.mean_abs += e;
   }
+  if (a.numel() > 0) d.mean_abs /= static_cast<double>(a.numel());
   return d;
 }
 

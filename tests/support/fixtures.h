@@ -23,6 +23,7 @@ struct Diff {
   double max_abs = 0;        // max |a - b|
   double max_excess = 0;     // max (|a - b| - (atol + rtol*|b|)); <= 0 means within tolerance
   double ref_abs_max = 0;
+  double mean_abs = 0;       // mean |a - b|
 };
 // Compares same-shaped tensors (b is the reference); throws on a shape mismatch.
 Diff compare(const Tensor& a, const Tensor& b, double atol = 0, double rtol = 0);
