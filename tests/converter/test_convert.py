@@ -343,6 +343,21 @@ class FailClosedTest(TempDirTest):
         self.convert_fails(self.SRC, '--config', config,
                            mentions=['num_frame: config 7, checkpoint 5', "'fusion.feat_fusion.weight'"])
 
+    def test_vrt_offset_groups_spanning_neighbours_refused(self):
+        # vrt_denoise_pa4 (2 neighbours) rebuilt with 3 offset groups: upstream runs it, with one
+        # group straddling both neighbours; vrestore does not, so the converter must not write it.
+        case = os.path.join(FIXTURES, 'vrt_denoise_pa4')
+        obj = torch.load(os.path.join(case, 'weights.pth'))
+        for key in list(obj['params']):
+            if key.endswith('pa_deform.conv_offset.6.weight') or key.endswith('pa_deform.conv_offset.6.bias'):
+                obj['params'][key] = obj['params'][key][:27 * 3].clone()
+        modified = self.path('vrt_dg3.pth')
+        torch.save(obj, modified)
+        config = self.path('config.json')
+        write_json(config, {'args': dict(load_json(os.path.join(case, 'config.json'))['args'], deformable_groups=3)})
+        self.convert_fails(modified, '--config', config,
+                           mentions=['deformable_groups 3', 'multiples of the 2 neighbours'])
+
     def test_config_with_unknown_argument(self):
         config = self.path('config.json')
         write_json(config, {'args': {'mid_channels': 16}})

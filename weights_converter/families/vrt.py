@@ -127,6 +127,14 @@ def _check_args(a):
     up = a['upscale']
     if a['pa_frames'] and not (isinstance(up, int) and up >= 1 and (up == 3 or up & (up - 1) == 0)):
         raise ConversionError(f'invalid arguments: upscale {up} is not 1, 3 or a power of 2')
+    neighbours, groups = a['pa_frames'] // 2, a['deformable_groups']
+    if neighbours and (groups % neighbours or any(d % neighbours for d in a['embed_dims'][:7])):
+        # vrestore aligns each neighbour with its own offset groups (every release does: 12/1,
+        # 24/3, 16/2); upstream would let one offset group span two neighbours' channels.
+        raise ConversionError(f'unsupported arguments: deformable_groups {groups} and embed_dims '
+                              f'{a["embed_dims"][:7]} with pa_frames {a["pa_frames"]} need both to be '
+                              f'multiples of the {neighbours} neighbours (vrestore aligns each '
+                              'neighbour with its own offset groups)')
 
 
 # --- inference ----------------------------------------------------------------------------------
