@@ -10,9 +10,11 @@
 // window_attention: per (window, head) at most kQueryBlock score rows at a time, in upstream's
 // order of operations — q·scale rounded to f32, q·kᵀ, + relative position bias, + mask, softmax
 // (max, exp, sum, divide), · v — with the head's q, kᵀ and vᵀ gathered into contiguous buffers
-// first, so that score and value products are register-blocked over queries and keys.
+// first, so that score and value products are register-blocked over queries and keys, and the
+// softmax runs on whole vectors (exp_nonpositive: a polynomial exp of about 1 ulp).
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "core/op_args.h"
@@ -28,6 +30,33 @@ constexpr int kLinearVecs = 2;  // kRowBlock x 2 accumulators: 16 of 32 zmm, 8 o
 constexpr int64_t kLinearWidth = int64_t{kLinearVecs} * kVecLanes;
 
 inline Vec load_vec(const float* p) { return *reinterpret_cast<const Vec*>(p); }
+
+// e^x for x <= 0 (softmax numerators after subtracting the row maximum), kVecLanes at a time:
+// x = n·ln2 + r with |r| <= ln2/2 (ln2 split in two for an exact n·ln2_hi), e^r by Cephes expf's
+// degree-6 polynomial (about 1 ulp), 2^n from the exponent bits. Below e^-87.3 (the smallest
+// normal float) the result is 0, as are -inf and NaN-free underflows; std::exp would give a
+// denormal there, less than 1e-37 relative to a softmax sum that is at least 1.
+inline Vec exp_nonpositive(Vec x) {
+  typedef int32_t IVec __attribute__((vector_size(kVecLanes * sizeof(int32_t))));
+  const Vec lowest = Vec{} - 87.33654f;
+  const auto underflow = x < lowest;
+  x = underflow ? lowest : x;
+  const IVec n = __builtin_convertvector(x * 1.44269504088896341f - 0.5f, IVec);  // round to nearest for x <= 0
+  const Vec nf = __builtin_convertvector(n, Vec);
+  const Vec r = x - nf * 0.693359375f - nf * -2.12194440e-4f;
+  Vec p = Vec{} + 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  const Vec e = p * (r * r) + r + 1.0f;
+  const IVec bits = (n + 127) << 23;
+  Vec scale;
+  std::memcpy(&scale, &bits, sizeof(scale));
+  const Vec out = e * scale;
+  return underflow ? Vec{} : out;
+}
 inline void store_vec(float* p, Vec v) { *reinterpret_cast<Vec*>(p) = v; }
 
 // One tile: rows [r0, r0 + kRowBlock) (rows past `rows` recompute the last row and are not
@@ -117,16 +146,28 @@ void attend(HeadBuffers& b, int q0, int k0, int queries, int keys, const float* 
 #pragma omp simd
         for (int j = 0; j < keys; ++j) row[j] += li != labels[j] ? kWindowMaskValue : 0.0f;
       }
-      float top = row[0];
-      for (int j = 1; j < keys; ++j) top = std::max(top, row[j]);
-      float sum = 0;
-      for (int j = 0; j < keys; ++j) {
-        row[j] = std::exp(row[j] - top);
-        sum += row[j];
+      // Softmax over whole vectors: the lanes past `keys` (up to `vectors`) are excluded from the
+      // maximum and zeroed before the sum, which the value product then runs over too.
+      const int vectors = (keys + kVecLanes - 1) / kVecLanes * kVecLanes;
+      std::fill(row + keys, row + vectors, -INFINITY);
+      Vec top_lanes = load_vec(row);
+      for (int j = kVecLanes; j < vectors; j += kVecLanes) {
+        const Vec v = load_vec(row + j);
+        top_lanes = v > top_lanes ? v : top_lanes;
       }
+      float top = top_lanes[0];
+      for (int l = 1; l < kVecLanes; ++l) top = std::max(top, top_lanes[l]);
+      Vec sum_lanes = Vec{};
+      for (int j = 0; j < vectors; j += kVecLanes) {
+        const Vec e = exp_nonpositive(load_vec(row + j) - top);
+        store_vec(row + j, e);
+        sum_lanes += e;
+      }
+      std::fill(row + keys, row + b.stride, 0.0f);
+      float sum = 0;  // the padding lanes added exp(-inf) = 0
+      for (int l = 0; l < kVecLanes; ++l) sum += sum_lanes[l];
 #pragma omp simd
       for (int j = 0; j < keys; ++j) row[j] /= sum;
-      std::fill(row + keys, row + b.stride, 0.0f);  // the value product runs over whole vectors
     }
     // Values: o[r][d] = sum_j p[r][j] v[j][d], kQueryBlock probability rows per vᵀ row.
     for (int d = 0; d < hd; ++d) {
