@@ -39,7 +39,8 @@ struct ModelInfo {
   std::string arch;         // "<source>.<UpstreamClass>", e.g. "basicsr.EDVR"
   std::string config_json;  // upstream constructor arguments
   int scale = 1;            // output size / input size
-  int num_frames = 0;       // input frames per forward (EDVR's window); 0 = any
+  int num_frames = 0;       // input frames per forward (EDVR's window; VRT frame interpolation's
+                            // exact count, giving one frame); 0 = any
   int in_channels = 3;      // channels of each input frame (3: RGB)
   bool recurrent = false;   // propagates state along the whole clip (BasicVSR, RealBasicVSR)
 };
@@ -199,7 +200,8 @@ class Model {
   Tensor forward(const Tensor& input) const;
   Tensor forward(const Tensor& input, const ForwardOptions& options) const;
 
-  // Restores a whole clip, RGB in [0, 1]: one output frame per input frame, handed to `sink` in
+  // Restores a whole clip, RGB in [0, 1]: one output frame per input frame (a frame-interpolation
+  // model, VRT 009: its one interpolated frame of a clip of exactly num_frames), handed to `sink` in
   // order. Frames of any H, W are accepted (padded internally and cropped back). The source, sink
   // and progress callbacks run on the calling thread. Devices as for forward(): each output frame
   // is on the device, and of the dtype, of the source's frames.
