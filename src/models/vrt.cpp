@@ -80,12 +80,6 @@ void check_group_indices(Weights& w, const std::string& group, int64_t depth, co
   for (int64_t j = 0; j < depth; ++j) check_relative_position_index(w, concat(group, ".blocks.", j), window);
 }
 
-// Rows [begin, begin + count) of dimension 1 of (N, P, ...) as one batch (N·count, ...).
-Tensor rows_as_batch(const Tensor& x, int64_t begin, int64_t count) {
-  Shape shape{x.size(0) * count};
-  for (int d = 2; d < x.dim(); ++d) shape.push_back(x.size(d));
-  return ops::narrow1(x, begin, count).reshape(shape);
-}
 
 // x (N, T, C, H, W) + shift (N, C) broadcast over each sample's frames and pixels, through the
 // channel-last layout where add_broadcast_ adds a (C) vector to every token.
@@ -220,7 +214,7 @@ Vrt::Vrt(Weights& w) : cfg_(VrtConfig::from(w)), dtype_(w.dtype()) {
 
 std::array<StageFlows, 4> Vrt::flows(const Tensor& rgb, VrtTrace* trace) const {
   const int64_t n = rgb.size(0), t = rgb.size(1), h = rgb.size(3), w = rgb.size(4);
-  const Tensor earlier = rows_as_batch(rgb, 0, t - 1), later = rows_as_batch(rgb, 1, t - 1);  // (N·(T-1), 3, H, W)
+  const Tensor earlier = vrt::rows_as_batch(rgb, 0, t - 1), later = vrt::rows_as_batch(rgb, 1, t - 1);  // (N·(T-1), 3, H, W)
   // Backward flows warp frame i+1 onto frame i: SpyNet(ref = i, supp = i+1); forward the reverse.
   const std::array<Tensor, 4> backward = spynet_.multi_scale(earlier, later);
   const std::array<Tensor, 4> forward = spynet_.multi_scale(later, earlier);
@@ -300,9 +294,9 @@ Tensor Vrt::forward_restoration(const Tensor& x, VrtTrace* trace) const {
   const Tensor& forward_flow = flows[0].forward[0];
   const int64_t plane = 4 * cfg_.in_chans * h * w;
   const Tensor zeros = Tensor::zeros({n, 1, plane}, DType::F32, x.device());
-  const Tensor from_next = ops::nearest4_warp(rows_as_batch(clip, 1, t - 1), rows_as_batch(backward_flow, 0, t - 1));
+  const Tensor from_next = ops::nearest4_warp(vrt::rows_as_batch(clip, 1, t - 1), vrt::rows_as_batch(backward_flow, 0, t - 1));
   const Tensor from_previous =
-      ops::nearest4_warp(rows_as_batch(clip, 0, t - 1), rows_as_batch(forward_flow, 0, t - 1));
+      ops::nearest4_warp(vrt::rows_as_batch(clip, 0, t - 1), vrt::rows_as_batch(forward_flow, 0, t - 1));
   const Shape per_frame{n * t, 4 * cfg_.in_chans, h, w};
   const Tensor aligned_backward = ops::cat1({from_next.reshape({n, t - 1, plane}), zeros}).reshape(per_frame);
   const Tensor aligned_forward = ops::cat1({zeros, from_previous.reshape({n, t - 1, plane})}).reshape(per_frame);

@@ -11,11 +11,7 @@ namespace vrestore::vrt {
 namespace {
 
 // Frame i of a (N, D, ...) sequence as (N, ...).
-Tensor frame(const Tensor& seq, int64_t i) {
-  Shape shape{seq.size(0)};
-  for (int d = 2; d < seq.dim(); ++d) shape.push_back(seq.size(d));
-  return ops::narrow1(seq, i, 1).reshape(shape);
-}
+Tensor frame(const Tensor& seq, int64_t i) { return rows_as_batch(seq, i, 1); }
 
 // Frames (N, ...) stacked into (N, D, ...).
 Tensor stack_frames(const std::vector<Tensor>& frames) {
@@ -28,12 +24,13 @@ Tensor stack_frames(const std::vector<Tensor>& frames) {
   return ops::cat1(parts);
 }
 
-// Frames [begin, begin + count) of a (N, D, 2, H, W) flow list as one batch (N·count, 2, H, W).
-Tensor flow_batch(const Tensor& flows, int64_t begin, int64_t count) {
-  return ops::narrow1(flows, begin, count).reshape({flows.size(0) * count, 2, flows.size(3), flows.size(4)});
-}
-
 }  // namespace
+
+Tensor rows_as_batch(const Tensor& x, int64_t begin, int64_t count) {
+  Shape shape{x.size(0) * count};
+  for (int d = 2; d < x.dim(); ++d) shape.push_back(x.size(d));
+  return ops::narrow1(x, begin, count).reshape(shape);
+}
 
 StageReshape StageReshape::load(const TensorSource& source, const std::string& name, Mode mode, int64_t in_dim,
                                 int64_t dim) {
@@ -84,8 +81,8 @@ std::vector<Tensor> compose_flows(const Tensor& flows_1, bool backward, int coun
     const Tensor& previous = out.back();  // distance j, (N, pairs - j + 1, 2, H, W)
     const int64_t m = pairs - j;
     // backward: f[i] = prev[i] + warp(f1[i + j], prev[i]); forward: f[i] = prev[i+1] + warp(f1[i], prev[i+1]).
-    const Tensor base = flow_batch(previous, backward ? 0 : 1, m);
-    Tensor composed = ops::flow_warp(flow_batch(flows_1, backward ? j : 0, m), base, WarpPadding::Zeros);
+    const Tensor base = rows_as_batch(previous, backward ? 0 : 1, m);
+    Tensor composed = ops::flow_warp(rows_as_batch(flows_1, backward ? j : 0, m), base, WarpPadding::Zeros);
     ops::add_(composed, base);
     out.push_back(composed.reshape({n, m, 2, h, w}));
   }

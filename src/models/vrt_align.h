@@ -12,6 +12,10 @@
 
 namespace vrestore::vrt {
 
+// Rows [begin, begin + count) of dimension 1 of x (N, D, ...) as one batch (N·count, ...): frames
+// of a sequence, or pairs of a flow list, as a batch for a per-frame op.
+Tensor rows_as_batch(const Tensor& x, int64_t begin, int64_t count);
+
 // Stage.reshape for 'down' (stages 2–4) and 'up' (5–7): the (neiw, neih, c) rearrange with dx
 // outermost (spec §10.5; not PixelShuffle's order), LayerNorm, Linear. Keys <name>.1 (LayerNorm
 // over 4C' for down, C'/4 for up) and <name>.2 (Linear to dim).
