@@ -74,7 +74,7 @@ class OpCaseData {
   // Module parameters: from the file, else PyTorch-default-like random values (+-1/sqrt(fan_in)
   // for 2-D and 4-D weights and their biases, 1 for norms; exact init does not change the timing).
   vrt::TensorSource source() {
-    return [this](const std::string& key, const Shape& shape) {
+    return [this](const std::string& key, const Shape& shape, vrt::Keep) {  // the CPU keeps everything f32
       const std::string name = !key.empty() && key[0] == '.' ? key.substr(1) : key;
       const int64_t fan_in = shape.size() >= 2 ? shape[1] * (shape.size() == 4 ? shape[2] * shape[3] : 1) : 64;
       const float bound = 1.0f / std::sqrt(static_cast<float>(fan_in));

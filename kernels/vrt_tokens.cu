@@ -28,14 +28,16 @@ cudaError_t launch_linear(const LinearParams<T>& p, const GemmContext& ctx) {
   // weight (out, in) -> weightᵀ (in, out): the seam multiplies row-major operands without transposes.
   const TransposeParams<T> wt{p.weight, p.workspace, 1, p.out_features, p.in_features};
   if (cudaError_t e = launch_transpose(wt, ctx.stream); e != cudaSuccess) return e;
-  if (cudaError_t e = gemm(ctx, p.rows, p.out_features, p.in_features, p.x, p.in_features, p.workspace,
-                           p.out_features, p.out, p.out_features);
-      e != cudaSuccess)
-    return e;
-  if (!p.bias) return cudaSuccess;
-  const dim3 grid(unsigned(blocks_for(p.out_features, kThreads)), clamp_grid(p.rows, kMaxGridYZ));
-  KLAUNCH(bias_rows_kernel<T>, grid, dim3(kThreads), 0, ctx.stream, p.out, p.bias, p.rows, p.out_features);
-  return cudaGetLastError();
+  // The bias goes into the output first and the product is accumulated onto it, so an f16 output
+  // is rounded once (as cuBLAS's fused epilogue would), not once after the product and again after
+  // the bias.
+  if (p.bias) {
+    const dim3 grid(unsigned(blocks_for(p.out_features, kThreads)), clamp_grid(p.rows, kMaxGridYZ));
+    KLAUNCH(bias_rows_kernel<T>, grid, dim3(kThreads), 0, ctx.stream, p.out, p.bias, p.rows, p.out_features);
+    if (cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;
+  }
+  return gemm(ctx, p.rows, p.out_features, p.in_features, p.x, p.in_features, p.workspace, p.out_features, p.out,
+              p.out_features, /*accumulate=*/p.bias != nullptr);
 }
 
 template <class T>

@@ -35,16 +35,13 @@ __global__ void transpose_kernel(TransposeParams<T> p) {
   }
 }
 
-// out[r, c] += bias[c]: grid (column blocks, row blocks), rows grid-strided.
+// out[r, c] = bias[c]: grid (column blocks, row blocks), rows grid-strided.
 template <class T>
 __global__ void bias_rows_kernel(T* out, const T* bias, int rows, int cols) {
   const int c = blockIdx.x * blockDim.x + threadIdx.x;
   if (c >= cols) return;
-  const float b = to_float(bias[c]);
-  for (int r = blockIdx.y; r < rows; r += gridDim.y) {
-    T* y = out + int64_t(r) * cols + c;
-    *y = from_float<T>(to_float(*y) + b);
-  }
+  const T b = bias[c];
+  for (int r = blockIdx.y; r < rows; r += gridDim.y) out[int64_t(r) * cols + c] = b;
 }
 
 __device__ __forceinline__ float warp_sum(float v) {
@@ -71,7 +68,7 @@ __global__ void layer_norm_kernel(LayerNormParams<T> p) {
   const float rstd = rsqrtf(warp_sum(squares) / float(p.channels) + p.eps);
   T* out = p.out + int64_t(r) * p.channels;
   for (int i = lane; i < p.channels; i += 32)
-    out[i] = from_float<T>((to_float(x[i]) - mean) * rstd * to_float(p.weight[i]) + to_float(p.bias[i]));
+    out[i] = from_float<T>((to_float(x[i]) - mean) * rstd * p.weight[i] + p.bias[i]);
 }
 
 template <class T>

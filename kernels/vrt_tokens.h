@@ -34,12 +34,13 @@ size_t linear_workspace_bytes(const LinearParams<T>& p) {
 cudaError_t linear(const LinearParams<float>& p, const GemmContext& gemm);
 cudaError_t linear(const LinearParams<__half>& p, const GemmContext& gemm);
 
-// out[r, :] = (x[r, :] - mean) · rsqrt(var + eps) · weight + bias, biased variance, f32 statistics.
+// out[r, :] = (x[r, :] - mean) · rsqrt(var + eps) · weight + bias, biased variance, f32 statistics;
+// weight and bias are f32 in both precisions (an f16 model keeps its norms in f32).
 template <class T>
 struct LayerNormParams {
   const T* x = nullptr;
-  const T* weight = nullptr;
-  const T* bias = nullptr;
+  const float* weight = nullptr;
+  const float* bias = nullptr;
   T* out = nullptr;
   int rows = 0, channels = 0;
   float eps = 1e-5f;

@@ -3,8 +3,9 @@
 // GPU, or the emulator in the vrestore_emulated_model_tests binary, which runs the CUDA sections only).
 // Tolerances of issue 7: CUDA f32 <= 1e-4 max-abs against upstream, f16 <= 1e-2; of issue 8 for VRT
 // (whose fp32 reference itself moves by up to 1.4e-4 in fp64): f32 <= 1e-3 max-abs and 2e-5 mean-abs,
-// f16 <= 2e-2 max-abs.
+// f16 <= 2e-2 max-abs where upstream's own fp16 can reach it (see kVrtF16 below).
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -58,31 +59,39 @@ Tensor forward_on(const Backend& b, const Model& model, const Tensor& input) {
 
 struct Tolerance {
   double f32_max_abs = 1e-4, f16_max_abs = 1e-2;
-  double f32_mean_abs = 1.0;  // not checked unless given
-  bool f16 = true;            // whether the f16 backends are checked
+  double f32_mean_abs = 1.0, f16_mean_abs = 1.0;  // not checked unless given
 };
-// VRT in f16 is not checked yet: these tiny random networks amplify rounding ~150-500x (their fp32
-// outputs move by up to 1.4e-4 in fp64, fixtures README), so f16 storage of the activations lands
-// at 0.118 (SR) and 0.060 (VFI) max-abs, over issue 8's 2e-2. Open in issue 8 (docs/models.md).
-constexpr Tolerance kVrtTolerance{1e-3, 2e-2, 2e-5, false};
+
+// VRT in f16. These tiny random networks amplify rounding a few hundred times (their fp32 outputs
+// move by up to 1.4e-4 in fp64), and rounding their weights to f16 alone moves the restoration
+// cases by 0.10-0.31: no f16 implementation reaches issue 8's 2e-2 on them. Upstream itself under
+// fp16 autocast (AMP), measured by benchmarks/vrt_fp16_upstream.py (torch 2.15, CPU; max / mean):
+// SR 0.1166 / 6.1e-3, deblur 0.1446 / 9.4e-3, denoise 0.3528 / 1.6e-2, VFI 0.01446 / 1.4e-3.
+// So frame interpolation is held to 2e-2, and every case to upstream's own fp16 error with 25 %
+// headroom (max-abs of these chaotic nets moves by about that much with the order of rounding: the
+// two fp16 variants of the script differ by up to 30 %).
+constexpr double kF16Headroom = 1.25;
+Tolerance vrt_tolerance(double upstream_f16_max_abs, double upstream_f16_mean_abs, double issue_f16_max_abs = 1.0) {
+  return {1e-3, std::min(issue_f16_max_abs, kF16Headroom * upstream_f16_max_abs), 2e-5,
+          kF16Headroom * upstream_f16_mean_abs};
+}
 
 void check_case(const std::string& name, bool f16_device_input = false, const Tolerance& tolerance = {}) {
   auto io = test::load_fixture(name + "/io.safetensors");
   for (Backend b : backends(f16_device_input)) {
     const bool f16 = b.options.precision == DType::F16;
-    if (f16 && !tolerance.f16) continue;
     b.tolerance = f16 ? tolerance.f16_max_abs : tolerance.f32_max_abs;
     DYNAMIC_SECTION(name << " on " << b.name) {
       Model model = Model::load(test::converted_weights(name), b.options);
       const Tensor out = forward_on(b, model, io.at("input"));
       const test::Diff d = test::compare(out, io.at("expected"));
       const DeviceMemoryStats mem = model.device_memory();
-      std::printf("  %-22s %-24s max_abs %.3e (tolerance %.0e) mean_abs %.2e  device peak %.2f MiB, weights %.2f MiB\n",
+      std::printf("  %-22s %-24s max_abs %.3e (tolerance %.2e) mean_abs %.2e  device peak %.2f MiB, weights %.2f MiB\n",
                   name.c_str(), b.name, d.max_abs, b.tolerance, d.mean_abs, mem.peak_bytes / 1048576.0,
                   mem.weights_bytes / 1048576.0);
       INFO(name << " on " << b.name << ": max_abs " << d.max_abs << ", mean_abs " << d.mean_abs);
       CHECK(d.max_abs <= b.tolerance);
-      if (!f16) CHECK(d.mean_abs <= tolerance.f32_mean_abs);
+      CHECK(d.mean_abs <= (f16 ? tolerance.f16_mean_abs : tolerance.f32_mean_abs));
       if (b.options.device == Device::CUDA) {
         CHECK(mem.weights_bytes > 0);
         CHECK(mem.peak_bytes > mem.weights_bytes);
@@ -109,8 +118,10 @@ TEST_CASE("Models match upstream on every backend: BasicVSR and RealBasicVSR", "
 }
 
 TEST_CASE("Models match upstream on every backend: VRT", "[model][devices][cuda][vrt]") {
-  check_case("vrt_sr_x4_pa2", /*f16_device_input=*/false, kVrtTolerance);
-  for (const char* name : {"vrt_deblur_pa2", "vrt_denoise_pa4", "vrt_vfi"}) check_case(name, false, kVrtTolerance);
+  check_case("vrt_sr_x4_pa2", false, vrt_tolerance(0.1166, 6.1e-3));
+  check_case("vrt_deblur_pa2", false, vrt_tolerance(0.1446, 9.4e-3));
+  check_case("vrt_denoise_pa4", false, vrt_tolerance(0.3528, 1.6e-2));
+  check_case("vrt_vfi", false, vrt_tolerance(0.01446, 1.4e-3, /*issue_f16_max_abs=*/2e-2));
 }
 
 TEST_CASE("Restore on every backend equals forward, with frames where the source's are", "[model][devices][cuda]") {

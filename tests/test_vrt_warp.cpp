@@ -183,7 +183,7 @@ TEST_CASE("VRT warp ops name the operand and the expected shape in their errors"
   CHECK_THROWS_WITH(ops::flow_guided_offset(random_tensor({1, 27, 4, 5}, 3), random_tensor({1, 4, 4, 5}, 4), 1.0f),
                     Contains("neighbours"));
   CHECK_THROWS_WITH(vrt::compose_flows(random_tensor({1, 2, 2, 4, 5}, 5), true, 3), Contains("compose_flows"));
-  const vrt::TensorSource any = [](const std::string&, const Shape& shape) { return random_tensor(shape, 6); };
+  const vrt::TensorSource any = [](const std::string&, const Shape& shape, vrt::Keep) { return random_tensor(shape, 6); };
   const auto down = vrt::StageReshape::load(any, "reshape", vrt::StageReshape::Mode::Down, 8, 16);
   CHECK_THROWS_WITH(down(random_tensor({1, 8, 2, 5, 6}, 7)), Contains("even H and W") && Contains("(1, 8, 2, 5, 6)"));
   CHECK_THROWS_WITH(vrt::StageReshape::load(any, "reshape", vrt::StageReshape::Mode::Up, 10, 16), Contains("multiple of 4"));

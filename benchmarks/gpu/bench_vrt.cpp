@@ -113,10 +113,9 @@ void dcn_case(benchmark::State& state, const DcnCase& c, const Size& s, DType dt
   const int64_t ch = kDcnChannels, k = c.pa_frames / 2;
   uint32_t seed = 10;
   // The offset branch stays f32 in an f16 model (vrt_align.h); the rest in the feature dtype.
-  const vrt::TensorSource source = [&](const std::string& key, const Shape& shape) {
+  const vrt::TensorSource source = [&](const std::string&, const Shape& shape, vrt::Keep keep) {
     const float bound = 1.0f / std::sqrt(float(shape.size() == 4 ? shape[1] * shape[2] * shape[3] : 64));
-    const bool f32 = key.find("conv_offset") != std::string::npos;
-    return on_device(shape, -bound, bound, seed++, f32 ? DType::F32 : dtype);
+    return on_device(shape, -bound, bound, seed++, keep == vrt::Keep::F32 ? DType::F32 : dtype);
   };
   const vrt::DcnFlowGuided dcn = vrt::DcnFlowGuided::load(source, "", ch, c.pa_frames, c.groups, 10.0f);
   std::vector<Tensor> neighbours, warped, flows;

@@ -62,8 +62,8 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, flo
   check_operand(op, "x", x, x);
   VR_CHECK(x.dim() >= 1 && x.size(-1) >= 1, op, ": x has shape ", x.shape_str(), ", expected (..., C) with C >= 1");
   const int64_t channels = x.size(-1);
-  check_operand(op, "weight", weight, x);
-  check_operand(op, "bias", bias, x);
+  check_operand(op, "weight", weight, x, /*always_f32=*/true);
+  check_operand(op, "bias", bias, x, /*always_f32=*/true);
   check_shape(op, "weight", weight, {channels});
   check_shape(op, "bias", bias, {channels});
   VR_CHECK(eps > 0 && std::isfinite(eps), op, ": eps is ", eps, ", expected a positive number");

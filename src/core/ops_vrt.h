@@ -14,8 +14,9 @@ namespace vrestore::ops {
 // nn.Linear: x (..., in) · weight (out, in)ᵀ + bias (out) or nullptr -> (..., out).
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor* bias);
 
-// nn.LayerNorm over the last dimension: x (..., C), weight and bias (C) -> (..., C);
-// (x - mean) / sqrt(biased variance + eps) * weight + bias.
+// nn.LayerNorm over the last dimension: x (..., C), weight and bias (C) f32 whatever x's dtype
+// (f16 would round these amplifying parameters) -> (..., C) in x's dtype;
+// (x - mean) / sqrt(biased variance + eps) * weight + bias, statistics in f32.
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps = 1e-5f);
 
 // F.gelu with approximate='none' (x·Φ(x), erf form), element-wise, any shape.

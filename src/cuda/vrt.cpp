@@ -45,8 +45,8 @@ void run(const ops::LayerNormArgs& a) {
     using T = decltype(tag);
     kernels::LayerNormParams<T> p;
     p.x = device_ptr<T>(a.x);
-    p.weight = device_ptr<T>(a.weight);
-    p.bias = device_ptr<T>(a.bias);
+    p.weight = device_ptr<float>(a.weight);
+    p.bias = device_ptr<float>(a.bias);
     p.out = device_ptr<T>(a.out);
     p.rows = to_int(a.rows, "layer_norm", "the number of rows");
     p.channels = to_int(a.channels, "layer_norm", "C");

@@ -138,10 +138,9 @@ Vrt::Vrt(Weights& w) : cfg_(VrtConfig::from(w)), dtype_(w.dtype()) {
   const VrtConfig& c = cfg_;
   info_ = {w.arch(), w.config().dump(), c.pa_frames ? c.upscale : 1, c.pa_frames ? 0 : c.img_size[0],
            static_cast<int>(c.input_channels())};
-  // The deformable alignment's offset branch stays f32 in an f16 model (offsets and masks are f32).
-  const vrt::TensorSource source = [&w](const std::string& key, const Shape& shape) {
-    if (key.find(".conv_offset.") != std::string::npos) {
-      const Weights::KeepF32 offsets_in_f32(w);
+  const vrt::TensorSource source = [&w](const std::string& key, const Shape& shape, vrt::Keep keep) {
+    if (keep == vrt::Keep::F32) {
+      const Weights::KeepF32 in_f32(w);
       return w.take(key, shape);
     }
     return w.take(key, shape);

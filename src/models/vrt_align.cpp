@@ -102,8 +102,8 @@ DcnFlowGuided DcnFlowGuided::load(const TensorSource& source, const std::string&
   d.neighbours = k;
   d.deformable_groups = deformable_groups;
   d.max_residue = max_residue;
-  const Tensor weight = source(name + ".weight", {channels, channels, 3, 3});
-  const Tensor bias = source(name + ".bias", {channels});
+  const Tensor weight = source(name + ".weight", {channels, channels, 3, 3}, Keep::ModelDType);
+  const Tensor bias = source(name + ".bias", {channels}, Keep::ModelDType);
   const int64_t per_group = channels / k;
   for (int64_t g = 0; g < k; ++g) {
     std::vector<int64_t> rows;
@@ -115,8 +115,8 @@ DcnFlowGuided DcnFlowGuided::load(const TensorSource& source, const std::string&
   const int64_t out[4] = {channels, channels, channels, 27 * deformable_groups};
   for (int i = 0; i < 4; ++i) {
     const std::string conv = name + ".conv_offset." + std::to_string(2 * i);
-    d.offset_weight.push_back(source(conv + ".weight", {out[i], in[i], 3, 3}));
-    d.offset_bias.push_back(source(conv + ".bias", {out[i]}));
+    d.offset_weight.push_back(source(conv + ".weight", {out[i], in[i], 3, 3}, Keep::F32));
+    d.offset_bias.push_back(source(conv + ".bias", {out[i]}, Keep::F32));
   }
   return d;
 }

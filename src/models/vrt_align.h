@@ -45,7 +45,7 @@ std::vector<Tensor> compose_flows(const Tensor& flows_1, bool backward, int coun
 // DCNv2PackFlowGuided (spec §6.4) for k = pa_frames / 2 neighbours: conv_offset (4 3×3 convs,
 // LeakyReLU 0.1 between) on [warped_1..k, current, flow_1..k] -> flow_guided_offset -> modulated
 // deform_conv2d on the unwarped neighbours with k weight groups. The offset branch computes in
-// the dtype of its weights (load them f32 in an f16 model: offsets and masks stay f32). Keys <name>.weight (C, C, 3, 3),
+// the dtype of its weights (requested with Keep::F32: offsets and masks stay f32 in an f16 model). Keys <name>.weight (C, C, 3, 3),
 // <name>.bias, <name>.conv_offset.{0,2,4,6}.
 struct DcnFlowGuided {
   int64_t channels = 0, neighbours = 0, deformable_groups = 0;

@@ -7,11 +7,11 @@
 namespace vrestore::vrt {
 
 Linear Linear::load(const TensorSource& source, const std::string& name, int64_t in, int64_t out) {
-  return {source(name + ".weight", {out, in}), source(name + ".bias", {out})};
+  return {source(name + ".weight", {out, in}, Keep::ModelDType), source(name + ".bias", {out}, Keep::ModelDType)};
 }
 
 LayerNorm LayerNorm::load(const TensorSource& source, const std::string& name, int64_t channels) {
-  return {source(name + ".weight", {channels}), source(name + ".bias", {channels})};
+  return {source(name + ".weight", {channels}, Keep::F32), source(name + ".bias", {channels}, Keep::F32)};
 }
 
 MlpGeglu MlpGeglu::load(const TensorSource& source, const std::string& name, int64_t in, int64_t hidden,
@@ -29,13 +29,13 @@ WindowAttention WindowAttention::load(const TensorSource& source, const std::str
   a.heads = heads;
   a.mutual = mutual;
   const int64_t table_rows = int64_t{2 * window[0] - 1} * (2 * window[1] - 1) * (2 * window[2] - 1);
-  a.bias_table = source(name + ".relative_position_bias_table", {table_rows, heads});
+  a.bias_table = source(name + ".relative_position_bias_table", {table_rows, heads}, Keep::ModelDType);
   a.qkv_self = Linear::load(source, name + ".qkv_self", dim, 3 * dim);
   a.proj = Linear::load(source, name + ".proj", mutual ? 2 * dim : dim, dim);
   if (mutual) {
     a.qkv_mut = Linear::load(source, name + ".qkv_mut", dim, 3 * dim);
     const int64_t plane = int64_t{window[1]} * window[2];
-    a.position_bias = source(name + ".position_bias", {1, plane, dim}).reshape({plane, dim});
+    a.position_bias = source(name + ".position_bias", {1, plane, dim}, Keep::ModelDType).reshape({plane, dim});
   }
   return a;
 }

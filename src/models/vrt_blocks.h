@@ -14,9 +14,17 @@
 
 namespace vrestore::vrt {
 
-// Where a block's parameters come from: the tensor stored under `key`, checked to have `shape`
-// (a Weights::take, or a fixture's tensors in tests). Throws vrestore::Error otherwise.
-using TensorSource = std::function<Tensor(const std::string& key, const Shape& shape)>;
+// In which dtype a parameter is wanted: the model's precision, or f32 whatever the precision. An
+// f16 model keeps in f32 what upstream's fp16 autocast keeps in f32 and what f16 rounding of these
+// small, amplifying parameters would spoil: LayerNorm's weight and bias (normalised over as few as
+// 4 channels in the 'up' reshapes) and the deformable alignment's offset branch (offsets and masks
+// are f32).
+enum class Keep { ModelDType, F32 };
+
+// Where a block's parameters come from: the tensor stored under `key`, checked to have `shape`, in
+// the dtype `keep` asks for (a Weights::take, or a fixture's tensors in tests). Throws
+// vrestore::Error otherwise.
+using TensorSource = std::function<Tensor(const std::string& key, const Shape& shape, Keep keep)>;
 
 // nn.Linear. Keys <name>.weight (out, in), <name>.bias (out).
 struct Linear {
@@ -25,7 +33,7 @@ struct Linear {
   Tensor operator()(const Tensor& x) const { return ops::linear(x, weight, &bias); }
 };
 
-// nn.LayerNorm over the last dimension (eps 1e-5). Keys <name>.weight, <name>.bias (C).
+// nn.LayerNorm over the last dimension (eps 1e-5). Keys <name>.weight, <name>.bias (C), kept f32.
 struct LayerNorm {
   Tensor weight, bias;
   static LayerNorm load(const TensorSource& source, const std::string& name, int64_t channels);

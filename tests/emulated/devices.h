@@ -40,7 +40,7 @@ inline constexpr Tolerance kExact{0, 0};
 // The one place the harness sets up CUDA; ops on CPU tensors are unaffected by it.
 ExecutionScope emulated_cuda_execution();
 
-// An operand; `f32_only` ones (flows, offsets, masks) go to the device as f32 in the f16 run.
+// An operand; `f32_only` ones (flows, offsets, masks, norm parameters) go to the device as f32 in the f16 run.
 struct Operand {
   Tensor tensor;
   bool f32_only = false;

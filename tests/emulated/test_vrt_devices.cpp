@@ -25,7 +25,9 @@ using Tensors = std::vector<Tensor>;
 // A fixture's tensors as block parameters on the device in `dtype` (keys as in vrt_blocks.h; a block
 // loaded under the empty name asks for ".key").
 vrt::TensorSource device_source(const std::map<std::string, Tensor>& f, DType dtype) {
-  return test::fixture_source(f, [dtype](const std::string&, const Tensor& t) { return t.to(Device::CUDA, dtype); });
+  return test::fixture_source(f, [dtype](const std::string&, const Tensor& t, vrt::Keep keep) {
+    return t.to(Device::CUDA, keep == vrt::Keep::F32 ? DType::F32 : dtype);
+  });
 }
 
 Tolerance fixture_tolerance(DType dtype) { return dtype == DType::F32 ? kFixtureF32 : kCudaF16; }
@@ -44,7 +46,7 @@ TEST_CASE("VRT per-token ops on cuda f32/f16 match the cpu", "[cuda][emulated][v
   check_devices("linear (2, 3, 5, 40) -> 45", {{x}, {w}, {b}}, [](const Tensors& t) { return ops::linear(t[0], t[1], &t[2]); });
   check_devices("linear without bias", {{x}, {w}}, [](const Tensors& t) { return ops::linear(t[0], t[1], nullptr); });
   const Tensor gamma = random_tensor({40}, 4, 0.5f, 1.5f), beta = random_tensor({40}, 5);
-  check_devices("layer_norm C 40", {{x}, {gamma}, {beta}},
+  check_devices("layer_norm C 40", {{x}, f32_only(gamma), f32_only(beta)},
                 [](const Tensors& t) { return ops::layer_norm(t[0], t[1], t[2]); });
   const Tensor gate = random_tensor(x.shape(), 6);
   check_devices("gelu", {{x}}, [](const Tensors& t) { return ops::gelu(t[0]); });

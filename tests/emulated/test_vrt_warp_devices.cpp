@@ -24,14 +24,13 @@ namespace {
 
 using Tensors = std::vector<Tensor>;
 
-bool stays_f32(const std::string& key) {
-  return key.find("flow") != std::string::npos || key.find("conv_offset") != std::string::npos;
-}
+bool stays_f32(const std::string& key) { return key.find("flow") != std::string::npos; }
 
-// A fixture's tensors on the device: features and weights in `dtype`, flows and offset branches f32.
+// A fixture's tensors on the device: features and weights in `dtype`, flows and what the blocks
+// ask for in f32 (offset branches, norms) f32.
 vrt::TensorSource device_source(const std::map<std::string, Tensor>& f, DType dtype) {
-  return test::fixture_source(f, [dtype](const std::string& name, const Tensor& t) {
-    return t.to(Device::CUDA, stays_f32(name) ? DType::F32 : dtype);
+  return test::fixture_source(f, [dtype](const std::string&, const Tensor& t, vrt::Keep keep) {
+    return t.to(Device::CUDA, keep == vrt::Keep::F32 ? DType::F32 : dtype);
   });
 }
 
