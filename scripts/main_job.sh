@@ -10,22 +10,13 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 fixtures=${VRESTORE_FIXTURES:-$root/../shared/fixtures}
 case_dir=$fixtures/edvr_m_official_x4
-# Its own build folder, CPU only, and only the CLI (with what it links): no tests, no benchmarks,
-# no CUDA, so that a fresh 2-core machine runs the whole job, installs included, in minutes.
-# A unity build (several sources per compiler run) parses the shared headers (the library's own,
-# nlohmann/json, the standard library) a few times instead of once per file: 2.5x less compile
-# time. Its CLI gives bit-identical outputs on every fixture at every CPU ISA level (checked for
-# issue 9); a name clash between two sources' file-local helpers shows up as a compile error here.
+# Its own build folder with only the CLI, CPU only (scripts/build_cli.sh), so that a fresh 2-core
+# machine runs the whole job, installs included, in minutes.
 build=${VRESTORE_MAIN_BUILD:-$root/build-main}
 out=$build/main_job
 cli=$build/examples/vrestore
 bash "$root/scripts/install_deps.sh" --main
-mkdir -p "$build"
-cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DVRESTORE_CUDA=OFF \
-  -DVRESTORE_BUILD_TESTS=OFF -DVRESTORE_BUILD_BENCHMARKS=OFF -DVRESTORE_BUILD_EXAMPLES=ON -DCMAKE_UNITY_BUILD=ON \
-  > "$build/configure.log" 2>&1 || { cat "$build/configure.log"; exit 1; }
-cmake --build "$build" -j "$(nproc)" --target vrestore_cli > "$build/build.log" 2>&1 \
-  || { cat "$build/build.log"; exit 1; }
+bash "$root/scripts/build_cli.sh" "$build"
 mkdir -p "$out"
 
 echo "== default model on tree.avi (x4), through the video CLI =="

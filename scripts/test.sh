@@ -12,6 +12,8 @@ if command -v nvcc > /dev/null 2>&1 || [ -x /usr/local/cuda/bin/nvcc ]; then
 fi
 cd "$root/build"
 ctest --output-on-failure -j 2
+# The main job's CLI-only unity build (scripts/build_cli.sh): a clash only a unity build sees fails here.
+bash "$root/scripts/build_cli.sh" "$root/build-ci-cli"
 
 # A second, small build with CUDA off: the library in the other link mode (static <-> shared) with
 # the installed-package test against it, and the emulated CUDA backend's kernel tests and op
