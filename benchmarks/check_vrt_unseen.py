@@ -15,8 +15,11 @@ each flow-guided input is redrawn until every pixel+flow position (fp32, upstrea
 at least --margin px away from an integer, like the fixtures (config.json nearest4_margin_px).
 
     /usr/bin/python3 benchmarks/check_vrt_unseen.py --vrt-repo /tmp/vrt [--cases a,b,...] \
-        [--cli build/examples/vrestore] [--work-dir DIR] [--threads 1] [--margin 1.2e-5] [--skip-fp64] \
-        [--seed-offset K]
+        [--cli build/examples/vrestore] [--device cpu|cuda] [--work-dir DIR] [--threads 1] \
+        [--margin 1.2e-5] [--skip-fp64] [--seed-offset K]
+
+The CUDA path without a GPU: --cli build/examples/vrestore-emulated --device cuda (the CUDA kernels
+under the CPU emulator, f32; a few minutes per case).
 
 Columns: max_abs / mean_abs = vrestore vs upstream fp32; fp64 = upstream fp32 vs fp64 (max);
 us-fp64 = vrestore vs upstream fp64 (max); margin = nearest4 margin (px); flow = mean |1-frame flow| (px).
@@ -202,7 +205,7 @@ def make_input(model, args, n, seed, sigma, min_margin, attempts=30):
 
 # ---- one case ------------------------------------------------------------------------------------
 
-def run_case(upstream, name, work, cli, threads, skip_fp64, min_margin, seed_offset):
+def run_case(upstream, name, work, cli, device, threads, skip_fp64, min_margin, seed_offset):
     args, n, seed, sigma, what = CASES[name]
     seed += seed_offset
     d = work / name
@@ -220,7 +223,7 @@ def run_case(upstream, name, work, cli, threads, skip_fp64, min_margin, seed_off
         start = time.time()
         run = subprocess.run([str(cli), "run", "--weights", str(d / "w.safetensors"), "--input",
                               str(d / "in.safetensors"), "--output", str(d / "out.safetensors"),
-                              "--threads", str(threads)],
+                              "--device", device, "--threads", str(threads)],
                              capture_output=True, text=True)
         ours_s = time.time() - start
         if run.returncode:
@@ -258,6 +261,7 @@ def main():
     ap.add_argument("--vrt-repo", required=True)
     ap.add_argument("--cases", default=",".join(CASES))
     ap.add_argument("--cli", default=str(REPO / "build/examples/vrestore"))
+    ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the CLI runs the model (f32)")
     ap.add_argument("--work-dir")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--margin", type=float, default=1.2e-5)
@@ -276,7 +280,7 @@ def main():
         failed = 0
         print(f"{'case':24} {'input':18} {'max_abs':>9} {'mean_abs':>9} {'fp64':>9} {'us-fp64':>9} {'margin':>8} {'flow':>5}  result")
         for name in names:
-            r = run_case(upstream, name, work, opt.cli, opt.threads, opt.skip_fp64, opt.margin, opt.seed_offset)
+            r = run_case(upstream, name, work, opt.cli, opt.device, opt.threads, opt.skip_fp64, opt.margin, opt.seed_offset)
             if "error" in r:
                 failed += 1
                 print(f"{name:24} ERROR {r['error']}", flush=True)
