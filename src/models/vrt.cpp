@@ -2,6 +2,7 @@
 #include "models/vrt.h"
 
 #include <algorithm>
+#include <optional>
 #include <string>
 
 #include "core/check.h"
@@ -139,10 +140,8 @@ Vrt::Vrt(Weights& w) : cfg_(VrtConfig::from(w)), dtype_(w.dtype()) {
   info_ = {w.arch(), w.config().dump(), c.pa_frames ? c.upscale : 1, c.pa_frames ? 0 : c.img_size[0],
            static_cast<int>(c.input_channels())};
   const vrt::TensorSource source = [&w](const std::string& key, const Shape& shape, vrt::Keep keep) {
-    if (keep == vrt::Keep::F32) {
-      const Weights::KeepF32 in_f32(w);
-      return w.take(key, shape);
-    }
+    std::optional<Weights::KeepF32> in_f32;
+    if (keep == vrt::Keep::F32) in_f32.emplace(w);
     return w.take(key, shape);
   };
   const int64_t c0 = c.embed_dims[0];

@@ -22,13 +22,6 @@ namespace {
 
 using Tensors = std::vector<Tensor>;
 
-// A fixture's tensors as block parameters on the device in `dtype` (keys as in vrt_blocks.h; a block
-// loaded under the empty name asks for ".key").
-vrt::TensorSource device_source(const std::map<std::string, Tensor>& f, DType dtype) {
-  return test::fixture_source(f, [dtype](const std::string&, const Tensor& t, vrt::Keep keep) {
-    return t.to(Device::CUDA, keep == vrt::Keep::F32 ? DType::F32 : dtype);
-  });
-}
 
 Tolerance fixture_tolerance(DType dtype) { return dtype == DType::F32 ? kFixtureF32 : kCudaF16; }
 
@@ -97,13 +90,13 @@ TEST_CASE("VRT WindowAttention fixtures on cuda", "[cuda][emulated][vrt][fixture
   for (DType dtype : {DType::F32, DType::F16}) {
     {
       const auto f = test::load_fixture("ops/vrt_attn_self_shift.safetensors");
-      const vrt::WindowAttention attn = vrt::WindowAttention::load(device_source(f, dtype), "", 96, 6, {6, 8, 8}, false);
+      const vrt::WindowAttention attn = vrt::WindowAttention::load(test::fixture_source(f, Device::CUDA, dtype), "", 96, 6, {6, 8, 8}, false);
       const WindowGeometry g = ops::window_geometry(1, {6, 16, 8}, {6, 8, 8}, {3, 4, 4});
       report("vrt_attn_self_shift", attn(f.at("x").to(Device::CUDA, dtype), g), f.at("out"), dtype);
     }
     {
       const auto f = test::load_fixture("ops/vrt_attn_mutual_shift.safetensors");
-      const vrt::WindowAttention attn = vrt::WindowAttention::load(device_source(f, dtype), "", 120, 6, {2, 8, 8}, true);
+      const vrt::WindowAttention attn = vrt::WindowAttention::load(test::fixture_source(f, Device::CUDA, dtype), "", 120, 6, {2, 8, 8}, true);
       const WindowGeometry g = ops::window_geometry(1, {2, 16, 8}, {2, 8, 8}, {1, 4, 4});
       Tensor proj_in;
       const Tensor out = attn(f.at("x").to(Device::CUDA, dtype), g, &proj_in);
@@ -119,7 +112,7 @@ TEST_CASE("VRT TMSAG, reshape and stage-8 fixtures on cuda", "[cuda][emulated][v
     for (const bool mutual : {true, false}) {
       const auto f = test::load_fixture(mutual ? "ops/vrt_tmsag_mutual.safetensors" : "ops/vrt_tmsag_self_clip.safetensors");
       const vrt::Tmsag group =
-          vrt::Tmsag::load(device_source(f, dtype), "", 32, 2, 4, mutual ? std::array<int, 3>{2, 8, 8} : std::array<int, 3>{6, 8, 8}, mutual);
+          vrt::Tmsag::load(test::fixture_source(f, Device::CUDA, dtype), "", 32, 2, 4, mutual ? std::array<int, 3>{2, 8, 8} : std::array<int, 3>{6, 8, 8}, mutual);
       Tensor block0;
       const Tensor out = group(f.at("x").to(Device::CUDA, dtype), &block0);
       const std::string name = mutual ? "vrt_tmsag_mutual" : "vrt_tmsag_self_clip";
@@ -128,14 +121,14 @@ TEST_CASE("VRT TMSAG, reshape and stage-8 fixtures on cuda", "[cuda][emulated][v
     }
     {
       const auto f = test::load_fixture("ops/vrt_reshape_none.safetensors");
-      const vrt::LayerNorm norm = vrt::LayerNorm::load(device_source(f, dtype), "reshape.1", 120);
+      const vrt::LayerNorm norm = vrt::LayerNorm::load(test::fixture_source(f, Device::CUDA, dtype), "reshape.1", 120);
       report("vrt_reshape_none", ops::channels_first(norm(ops::channels_last(f.at("x").to(Device::CUDA, dtype)))),
              f.at("out"), dtype);
     }
     {
       const auto f = test::load_fixture("ops/vrt_stage8_proj.safetensors");
-      const vrt::LayerNorm norm = vrt::LayerNorm::load(device_source(f, dtype), "stage8.0.1", 120);
-      const vrt::Linear linear = vrt::Linear::load(device_source(f, dtype), "stage8.0.2", 120, 180);
+      const vrt::LayerNorm norm = vrt::LayerNorm::load(test::fixture_source(f, Device::CUDA, dtype), "stage8.0.1", 120);
+      const vrt::Linear linear = vrt::Linear::load(test::fixture_source(f, Device::CUDA, dtype), "stage8.0.2", 120, 180);
       report("vrt_stage8_proj",
              ops::channels_first(linear(norm(ops::channels_last(f.at("x").to(Device::CUDA, dtype))))), f.at("out"),
              dtype);

@@ -26,13 +26,6 @@ using Tensors = std::vector<Tensor>;
 
 bool stays_f32(const std::string& key) { return key.find("flow") != std::string::npos; }
 
-// A fixture's tensors on the device: features and weights in `dtype`, flows and what the blocks
-// ask for in f32 (offset branches, norms) f32.
-vrt::TensorSource device_source(const std::map<std::string, Tensor>& f, DType dtype) {
-  return test::fixture_source(f, [dtype](const std::string&, const Tensor& t, vrt::Keep keep) {
-    return t.to(Device::CUDA, keep == vrt::Keep::F32 ? DType::F32 : dtype);
-  });
-}
 
 Tensor on_device(const std::map<std::string, Tensor>& f, const std::string& key, DType dtype) {
   return f.at(key).to(Device::CUDA, stays_f32(key) ? DType::F32 : dtype);
@@ -93,7 +86,7 @@ TEST_CASE("VRT warp, flow composition and reshape fixtures on cuda", "[cuda][emu
     for (const bool down : {true, false}) {
       const auto f = test::load_fixture(down ? "ops/vrt_reshape_down.safetensors" : "ops/vrt_reshape_up.safetensors");
       const auto mode = down ? vrt::StageReshape::Mode::Down : vrt::StageReshape::Mode::Up;
-      const auto r = vrt::StageReshape::load(device_source(f, dtype), "reshape", mode, 120, 120);
+      const auto r = vrt::StageReshape::load(test::fixture_source(f, Device::CUDA, dtype), "reshape", mode, 120, 120);
       report(down ? "vrt_reshape_down" : "vrt_reshape_up", r(on_device(f, "x", dtype)), f.at("out"), dtype);
     }
   }
@@ -111,7 +104,7 @@ TEST_CASE("VRT flow-guided DCN and parallel warping fixtures on cuda", "[cuda][e
       const std::string name = "vrt_dcn_pa" + std::to_string(c.pa);
       const auto f = test::load_fixture("ops/" + name + ".safetensors");
       const int k = c.pa / 2;
-      const auto dcn = vrt::DcnFlowGuided::load(device_source(f, dtype), "", c.channels, c.pa, c.groups, c.mrm);
+      const auto dcn = vrt::DcnFlowGuided::load(test::fixture_source(f, Device::CUDA, dtype), "", c.channels, c.pa, c.groups, c.mrm);
       const Tensor x = on_device(f, "x", dtype);
       Tensors neighbours;
       for (int j = 0; j < k; ++j) neighbours.push_back(ops::narrow1(x, j * c.channels, c.channels));
@@ -125,7 +118,7 @@ TEST_CASE("VRT flow-guided DCN and parallel warping fixtures on cuda", "[cuda][e
     for (const Case c : {Case{2, 16, 4, 10.0f}, Case{4, 16, 4, 5.0f}, Case{6, 12, 3, 2.5f}}) {
       const std::string name = "vrt_parallel_warp_pa" + std::to_string(c.pa);
       const auto f = test::load_fixture("ops/" + name + ".safetensors");
-      const auto warp = vrt::ParallelWarp::load(device_source(f, dtype), "", c.channels, c.pa, c.groups, c.mrm);
+      const auto warp = vrt::ParallelWarp::load(test::fixture_source(f, Device::CUDA, dtype), "", c.channels, c.pa, c.groups, c.mrm);
       Tensor xb, xf;
       const Tensor out = warp(on_device(f, "x", dtype), numbered(f, "flows_backward_", c.pa / 2, dtype),
                               numbered(f, "flows_forward_", c.pa / 2, dtype), &xb, &xf);

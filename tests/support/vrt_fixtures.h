@@ -5,10 +5,8 @@
 
 #include <array>
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <string>
-#include <utility>
 
 #include "core/check.h"
 #include "core/ops_vrt.h"
@@ -16,19 +14,18 @@
 
 namespace vrestore::test {
 
-// How a fixture tensor named `name` becomes a block parameter (device, dtype as `keep` asks).
-using PlaceTensor = std::function<Tensor(const std::string& name, const Tensor& t, vrt::Keep keep)>;
-
 // A fixture's tensors as a block's parameter source; keys are the module's state-dict names (a
-// block loaded under the empty name asks for ".key"). Throws vrestore::Error naming the key when the
-// fixture lacks it or its shape differs. `f` must outlive the source.
-inline vrt::TensorSource fixture_source(const std::map<std::string, Tensor>& f, PlaceTensor place = {}) {
-  return [&f, place = std::move(place)](const std::string& key, const Shape& shape, vrt::Keep keep) {
+// block loaded under the empty name asks for ".key"). Parameters go to `device` in `dtype`, except
+// those the block asks for in f32 (Keep::F32), which stay f32. Throws vrestore::Error naming the key
+// when the fixture lacks it or its shape differs. `f` must outlive the source.
+inline vrt::TensorSource fixture_source(const std::map<std::string, Tensor>& f, Device device = Device::CPU,
+                                        DType dtype = DType::F32) {
+  return [&f, device, dtype](const std::string& key, const Shape& shape, vrt::Keep keep) {
     const std::string name = !key.empty() && key[0] == '.' ? key.substr(1) : key;
     const auto it = f.find(name);
     VR_CHECK(it != f.end(), "fixture has no tensor ", name);
     check_shape("fixture", name.c_str(), it->second, shape);
-    return place ? place(name, it->second, keep) : it->second;
+    return it->second.to(device, keep == vrt::Keep::F32 ? DType::F32 : dtype);
   };
 }
 
