@@ -26,12 +26,15 @@ void edvr_forward(benchmark::State& state) {
   const int64_t h = state.range(0), w = state.range(1);
   const Tensor x = random_uniform({1, cfg.num_frame, 3, h, w}, 0.0f, 1.0f, 7);
   for (auto _ : state) {
+    const HostPoolCall call(edvr->host_pool);
     Tensor y = edvr->model->forward(x);
     benchmark::DoNotOptimize(y.data());
   }
   using benchmark::Counter;
   state.counters["frames"] = Counter(1.0, Counter::kIsIterationInvariantRate);
   state.counters["FLOPs"] = Counter(2.0 * edvr_macs(cfg, h, w), Counter::kIsIterationInvariantRate);
+  // The last call's tensors and kept blocks at their most (weights not included).
+  state.counters["peak_host_MiB"] = static_cast<double>(edvr->host_pool->stats().peak_reserved_bytes) / (1 << 20);
   state.SetLabel(edvr->source);
 }
 

@@ -46,6 +46,12 @@ void per_frame_counters(benchmark::State& state, int64_t t, double macs_per_fram
   state.counters["FLOPs"] = Counter(2.0 * macs_per_frame * frames, Counter::kIsIterationInvariantRate);
 }
 
+// The last call's tensors and kept blocks at their most, as Model::host_memory() reports them
+// (weights not included), not the process's RSS.
+void peak_counter(benchmark::State& state, const HostPool& pool) {
+  state.counters["peak_host_MiB"] = static_cast<double>(pool.stats().peak_reserved_bytes) / (1 << 20);
+}
+
 // One flow (ref -> supp) between two frames, N = 1.
 void spynet_flow(benchmark::State& state) {
   const BenchSpyNet* spynet = loaded(state, shared_spynet);
@@ -54,6 +60,7 @@ void spynet_flow(benchmark::State& state) {
   const Tensor ref = random_uniform({1, 3, h, w}, 0.0f, 1.0f, 11);
   const Tensor supp = random_uniform({1, 3, h, w}, 0.0f, 1.0f, 12);
   for (auto _ : state) {
+    const HostPoolCall call(spynet->host_pool);
     Tensor flow = spynet->model(ref, supp);
     benchmark::DoNotOptimize(flow.data());
   }
@@ -68,10 +75,12 @@ void basicvsr_forward(benchmark::State& state) {
   const int64_t t = state.range(0), h = state.range(1), w = state.range(2);
   const Tensor x = random_uniform({1, t, 3, h, w}, 0.0f, 1.0f, 13);
   for (auto _ : state) {
+    const HostPoolCall call(bv->host_pool);
     Tensor y = bv->model->forward(x);
     benchmark::DoNotOptimize(y.data());
   }
   per_frame_counters(state, t, basicvsr_macs_per_frame(bv->config, t, h, w));
+  peak_counter(state, *bv->host_pool);
   state.SetLabel(bv->source);
 }
 
@@ -85,10 +94,12 @@ void realbasicvsr_forward(benchmark::State& state) {
   benchmark::DoNotOptimize(rb->model->forward(x, &trace).data());
   const int passes = static_cast<int>(trace.residue_means.size());
   for (auto _ : state) {
+    const HostPoolCall call(rb->host_pool);
     Tensor y = rb->model->forward(x);
     benchmark::DoNotOptimize(y.data());
   }
   per_frame_counters(state, t, realbasicvsr_macs_per_frame(rb->config, t, h, w, passes));
+  peak_counter(state, *rb->host_pool);
   state.counters["cleaning_passes"] = passes;
   state.SetLabel(rb->source);
 }

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "core/host_pool.h"
 #include "models/basicvsr.h"
 #include "models/edvr.h"
 #include "models/spynet.h"
@@ -26,6 +27,8 @@ void write_random_edvr_weights(const std::string& path, const EdvrConfig& cfg, u
 struct BenchEdvr {
   std::unique_ptr<Edvr> model;
   std::string source;
+  // What a vrestore::Model holds: time each call inside a HostPoolCall on it.
+  std::shared_ptr<HostPool> host_pool = HostPool::create();
 };
 BenchEdvr load_bench_edvr();
 
@@ -62,12 +65,16 @@ struct BenchBasicVsr {
   std::unique_ptr<BasicVsr> model;
   BasicVsrConfig config;
   std::string source;
+  // What a vrestore::Model holds: time each call inside a HostPoolCall on it.
+  std::shared_ptr<HostPool> host_pool = HostPool::create();
 };
 BenchBasicVsr load_bench_basicvsr();
 
 struct BenchSpyNet {
   SpyNet model;
   std::string source;
+  // What a vrestore::Model holds: time each call inside a HostPoolCall on it.
+  std::shared_ptr<HostPool> host_pool = HostPool::create();
 };
 BenchSpyNet load_bench_spynet();
 
@@ -75,6 +82,8 @@ struct BenchRealBasicVsr {
   std::unique_ptr<RealBasicVsr> model;
   RealBasicVsrConfig config;
   std::string source;
+  // What a vrestore::Model holds: time each call inside a HostPoolCall on it.
+  std::shared_ptr<HostPool> host_pool = HostPool::create();
 };
 BenchRealBasicVsr load_bench_realbasicvsr();
 

@@ -148,6 +148,23 @@ TEST_CASE("a tensor allocated inside an execution scope with a pool comes from i
   CHECK(pool->stats().current_bytes == 0);
 }
 
+TEST_CASE("a HostPoolCall routes this thread's tensors to the pool for one call, then restores", "[host_pool]") {
+  auto pool = HostPool::create();
+  const HostPool* before = current_execution().host_pool;
+  {
+    const HostPoolCall call(pool);
+    CHECK(current_execution().host_pool == pool.get());
+    { Tensor freed = Tensor::zeros({4, 512, 512}); }  // 4 MiB, kept for reuse while the call runs
+    CHECK(pool->stats().kept_bytes >= size_t{4} << 20);
+    Tensor again = Tensor::zeros({4, 512, 512});
+    CHECK(pool->stats().kept_bytes == 0);  // the kept block was taken again
+    CHECK(pool->stats().current_bytes == again.nbytes());
+  }
+  CHECK(current_execution().host_pool == before);
+  CHECK(pool->stats().kept_bytes == 0);
+  CHECK(pool->stats().current_bytes == 0);
+}
+
 TEST_CASE("a CPU model's calls use its host pool: identical outputs, nothing kept between calls", "[host_pool][api]") {
   // 48x48 frames: the x4 tail's feature maps (256 x 96 x 96 floats, 9 MiB) are pooled blocks,
   // reused from the second frame on.

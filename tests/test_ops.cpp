@@ -265,13 +265,18 @@ TEST_CASE("conv2d 3x3 by Winograd F(4x4, 3x3) matches a direct convolution on aw
     for (Activation act : {Activation::None, Activation::ReLU, Activation::LeakyReLU}) {
       const Tensor ref = naive_conv2d(x, w, &b, 1, c.padding, c.padding, 1, act);
       Tensor direct = Tensor::empty(ref.shape());
-      cpu::winograd_conv3x3(x.data(), w.data(), &b.data()[0], act, ws, direct.data());
+      cpu::winograd_conv3x3(x.data(), w.data(), &b.data()[0], act, nullptr, ws, direct.data());
       const std::string what = "winograd " + x.shape_str() + " -> " + ref.shape_str() + " " + activation_name(act);
       check_close(what, direct, ref);
       ops::Conv2dParams p;
       p.padding = c.padding;
       p.activation = act;
       check_close("conv2d " + what, ops::conv2d(x, w, &b, p), ref);
+      // A residual block's sum, which the Winograd epilogue adds in registers.
+      const Tensor residual = random_tensor(ref.shape(), seed + 3);
+      Tensor ref_sum = Tensor::empty(ref.shape());
+      for (int64_t i = 0; i < ref.numel(); ++i) ref_sum.data()[i] = ref.data()[i] + residual.data()[i];
+      check_close("conv2d + residual " + what, ops::conv2d(x, w, &b, p, &residual), ref_sum);
     }
   }
 }

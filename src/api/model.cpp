@@ -182,30 +182,20 @@ void check_options(const ModelOptions& o) {
 
 // Installs a model's resources for the ops of one API call: a CUDA model's device, stream and
 // memory pool; a CPU model's host buffer pool (host_pool may be null: then nothing on the CPU).
-// The pool learns when calls begin and end: between calls it keeps no freed memory.
 class CallScope {
  public:
   CallScope(const std::shared_ptr<cuda::Context>& context, const std::shared_ptr<HostPool>& host_pool) {
-    if (context) {
-      scope_.emplace(context->enter());
-    } else if (host_pool) {
-      Execution e;
-      e.host_pool = host_pool.get();
-      host_pool->begin_call();
-      pool_ = host_pool;
-      scope_.emplace(e);
-    }
-  }
-  ~CallScope() {
-    scope_.reset();
-    if (pool_) pool_->end_call();
+    if (context)
+      device_.emplace(context->enter());
+    else if (host_pool)
+      host_.emplace(host_pool);
   }
   CallScope(const CallScope&) = delete;
   CallScope& operator=(const CallScope&) = delete;
 
  private:
-  std::shared_ptr<HostPool> pool_;
-  std::optional<ExecutionScope> scope_;
+  std::optional<ExecutionScope> device_;
+  std::optional<HostPoolCall> host_;
 };
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <iterator>
+#include <utility>
 
 #include "core/check.h"
 
@@ -169,5 +170,16 @@ HostPoolStats HostPool::stats() const {
   s.peak_reserved_bytes = peak_reserved_.load(std::memory_order_relaxed);
   return s;
 }
+
+Execution HostPoolCall::with_pool(HostPool* pool) {
+  pool->begin_call();  // before the scope exists, so that the call's first allocation sees it begun
+  Execution e;
+  e.host_pool = pool;
+  return e;
+}
+
+HostPoolCall::HostPoolCall(std::shared_ptr<HostPool> pool) : pool_(std::move(pool)), scope_(with_pool(pool_.get())) {}
+
+HostPoolCall::~HostPoolCall() { pool_->end_call(); }
 
 }  // namespace vrestore

@@ -27,6 +27,8 @@
 #include <memory>
 #include <mutex>
 
+#include "core/execution.h"
+
 namespace vrestore {
 
 struct HostPoolStats {
@@ -85,6 +87,24 @@ class HostPool : public std::enable_shared_from_this<HostPool> {
   // current: tensor bytes alive (small ones included); small: those of small tensors; mapped:
   // capacities of the pool's mappings (alive and kept); kept: capacities of kept blocks.
   std::atomic<size_t> current_{0}, small_{0}, mapped_{0}, kept_bytes_{0}, peak_{0}, peak_reserved_{0};
+};
+
+// One call of a CPU model on this thread: until the scope ends, host tensors allocated on this thread
+// come from `pool`, and the pool knows a call is running (begin_call / end_call). The public API opens
+// one per Model call; benchmarks that time a model class directly open one per timed call, so that
+// they measure the memory behaviour users get.
+class HostPoolCall {
+ public:
+  explicit HostPoolCall(std::shared_ptr<HostPool> pool);
+  ~HostPoolCall();
+  HostPoolCall(const HostPoolCall&) = delete;
+  HostPoolCall& operator=(const HostPoolCall&) = delete;
+
+ private:
+  static Execution with_pool(HostPool* pool);
+
+  std::shared_ptr<HostPool> pool_;
+  ExecutionScope scope_;
 };
 
 }  // namespace vrestore

@@ -3,8 +3,8 @@
 //    (conv_winograd.h), a quarter of the multiply-adds;
 //  * other stride-1 convolutions: the GEMM reads a zero-bordered copy of each output tile's input
 //    region in place ("direct", below), no im2col;
-//  * 1x1 stride-1 without padding: the input image already is the (Cin, H*W) column matrix, read
-//    in place or copied into panels per tile (see the lambda in conv2d);
+//  * 1x1 stride-1 without padding: the input image already is the (Cin, H*W) column matrix,
+//    copied into panels per tile (see the lambda in conv2d);
 //  * strided convolutions: im2col of one column tile at a time into GEMM panels (conv_impl.h).
 // Packed (and Winograd-transformed) weights are memoised across calls (weight_cache.h).
 // Compiled once per ISA level into vrestore::cpu::VRESTORE_ISA_NS (isa.h); ops::conv2d (dispatch.cpp)
@@ -254,7 +254,7 @@ void direct_conv2d(const float* x, const ConvShape& s, const cpu::PackedWeights&
 
 }  // namespace
 
-void conv2d(const ops::Conv2dArgs& a) {
+bool conv2d(const ops::Conv2dArgs& a) {
   const ConvShape& s = a.g;
   const Tensor& x = a.x;
   const Tensor& weight = a.weight;
@@ -270,8 +270,9 @@ void conv2d(const ops::Conv2dArgs& a) {
     const cpu::WinogradShape ws{s.batch, s.in_channels, s.height, s.width, s.out_channels,
                                 s.pad_h, s.pad_w, s.out_h, s.out_w};
     if (VRESTORE_ISA_NS::winograd_worthwhile(ws)) {
-      VRESTORE_ISA_NS::winograd_conv3x3(x_data, weight.data(), bias ? bias->data() : nullptr, activation, ws, out.data());
-      return;
+      VRESTORE_ISA_NS::winograd_conv3x3(x_data, weight.data(), bias ? bias->data() : nullptr, activation,
+                                        a.residual.defined() ? a.residual.data() : nullptr, ws, out.data());
+      return a.residual.defined();
     }
   }
   const std::shared_ptr<const cpu::PackedWeights> packed = cpu::cached_weights<cpu::PackedWeights>(
@@ -280,25 +281,25 @@ void conv2d(const ops::Conv2dArgs& a) {
   const cpu::PackedWeights& w = *packed;
   if (s.stride == 1 && !pointwise) {
     direct_conv2d(x_data, s, w, bias ? bias->data() : nullptr, activation, out.data());
-    return;
+    return false;
   }
 
-  const bool in_place_ok = cpu::gemm_reads_panels_once(w);
   cpu::lowered_convolution(
       s.batch, pixels, w, bias ? bias->data() : nullptr, activation, out.data(),
       [&](int64_t n, int64_t p0, int64_t cols, float* storage) {
         const float* x_n = x_data + n * image_size;  // (Cin, H, W)
-        // A 1x1 conv reads x_n's columns [p0, p0 + cols) in place (rows H*W apart) when the GEMM
-        // reads each panel once and the tile is whole panels (none may read past a channel's end);
-        // else it copies them into panels (pack_row_major_tile says why).
-        if (pointwise && in_place_ok && cols % kPanelWidth == 0)
-          return cpu::ColumnPanels{x_n + p0, pixels, kPanelWidth, cols};
+        // A 1x1 conv copies x_n's columns [p0, p0 + cols) into panels (pack_row_major_tile says
+        // why). Reading them in place, rows H*W apart, was tried where the GEMM reads each panel
+        // only once: on Zen 3 the copy was still 1.2x faster on the 1x1 320->64 and 576->64 convs
+        // at 180x320 (every row block re-reads the panel from L1, where the far-apart rows evict
+        // each other).
         if (pointwise)
           cpu::pack_row_major_tile(x_n, pixels, s.in_channels, p0, cols, storage);
         else
           im2col_tile(x_n, s, p0, cols, storage);
         return cpu::ColumnPanels{storage, kPanelWidth, s.depth() * kPanelWidth, cols};
       });
+  return false;
 }
 
 }  // namespace vrestore::cpu::VRESTORE_ISA_NS

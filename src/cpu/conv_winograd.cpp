@@ -305,9 +305,10 @@ void input_transform(const float* x_n, const WinogradShape& s, const Grid& g, in
   }
 }
 
-// Output channels [r0, r0 + rows) of the block at col0 from M[r][pos][j] (the layout of V).
+// Output channels [r0, r0 + rows) of the block at col0 from M[r][pos][j] (the layout of V), + bias,
+// activated, + the residual (laid out as the output) if not null.
 void output_transform(const float* m, int64_t rows, int64_t r0, const WinogradShape& s, const Grid& g, int64_t col0,
-                      const float* bias, ops::Activation act, float* out_n) {
+                      const float* bias, ops::Activation act, const float* residual_n, float* out_n) {
   const int64_t out_plane = s.out_h * s.out_w;
   alignas(64) float tail[4 * L];
   for (int64_t r = 0; r < rows; ++r) {
@@ -325,7 +326,9 @@ void output_transform(const float* m, int64_t rows, int64_t r0, const WinogradSh
         for (int k = 0; k < kAlpha; ++k) row_a[k] = load(m_r + (a * 6 + k) * kPanelWidth);
         output_1d(row_a, z[a]);
       }
-      float* out_r = out_n + (r0 + r) * out_plane + at.ty * kTile * s.out_w + ox0;
+      const int64_t offset = (r0 + r) * out_plane + at.ty * kTile * s.out_w + ox0;
+      float* out_r = out_n + offset;
+      const float* res_r = residual_n ? residual_n + offset : nullptr;
       for (int c = 0; c < kTile; ++c) {
         // Column c of the tile: the 4 output rows.
         const Vec col_c[6] = {z[0][c], z[1][c], z[2][c], z[3][c], z[4][c], z[5][c]};
@@ -339,9 +342,13 @@ void output_transform(const float* m, int64_t rows, int64_t r0, const WinogradSh
         interleave4(o, w);
         float* dst = out_r + i * s.out_w;
         if (valid_x == 4 * L) {
+          if (res_r)
+            for (int k = 0; k < 4; ++k) w[k] += load(res_r + i * s.out_w + k * L);
           for (int k = 0; k < 4; ++k) store(dst + k * L, w[k]);
         } else {
           for (int k = 0; k < 4; ++k) store(tail + k * L, w[k]);
+          if (res_r)
+            for (int64_t j = 0; j < valid_x; ++j) tail[j] += res_r[i * s.out_w + j];
           std::copy(tail, tail + valid_x, dst);
         }
       }
@@ -362,7 +369,7 @@ bool winograd_worthwhile(const WinogradShape& s) {
 }
 
 void winograd_conv3x3(const float* x, const float* weight, const float* bias, ops::Activation act,
-                      const WinogradShape& s, float* out) {
+                      const float* residual, const WinogradShape& s, float* out) {
   const Grid g = make_grid(s);
   const std::shared_ptr<const WinogradWeights> u = cached_weights<WinogradWeights>(
       weight, s.out_channels * s.in_channels * 9, WeightPrep::Winograd4x4, s.out_channels, s.in_channels,
@@ -395,7 +402,8 @@ void winograd_conv3x3(const float* x, const float* weight, const float* bias, op
                                                      kPositions * kPanelWidth, kPanelWidth);
         }
       }
-      output_transform(m, rows, r0, s, g, col0, bias, act, out + n * out_image);
+      output_transform(m, rows, r0, s, g, col0, bias, act, residual ? residual + n * out_image : nullptr,
+                       out + n * out_image);
     }
   }
 }

@@ -28,9 +28,11 @@ struct WinogradShape {
 // transforms, enough tiles to fill the GEMM panels).
 bool winograd_worthwhile(const WinogradShape& s);
 
-// out (N, Cout, Ho, Wo) = conv3x3(x (N, Cin, H, W), weight (Cout, Cin, 3, 3)) + bias, activated;
-// stride 1, dilation 1, zero padding pad_h x pad_w.
+// out (N, Cout, Ho, Wo) = conv3x3(x (N, Cin, H, W), weight (Cout, Cin, 3, 3)) + bias, activated,
+// + residual (N, Cout, Ho, Wo) if not null (a residual block's sum, added while the output tile is
+// in registers: the same f32 result as a separate add, one pass over memory less); stride 1,
+// dilation 1, zero padding pad_h x pad_w.
 void winograd_conv3x3(const float* x, const float* weight, const float* bias, ops::Activation act,
-                      const WinogradShape& s, float* out);
+                      const float* residual, const WinogradShape& s, float* out);
 
 }  // namespace vrestore::cpu

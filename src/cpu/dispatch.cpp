@@ -89,8 +89,8 @@ const KernelTable& active_kernels() {
 bool winograd_worthwhile(const WinogradShape& s) { return active_kernels().winograd_worthwhile(s); }
 
 void winograd_conv3x3(const float* x, const float* weight, const float* bias, ops::Activation act,
-                      const WinogradShape& s, float* out) {
-  active_kernels().winograd_conv3x3(x, weight, bias, act, s, out);
+                      const float* residual, const WinogradShape& s, float* out) {
+  active_kernels().winograd_conv3x3(x, weight, bias, act, residual, s, out);
 }
 
 // The ISA-dispatched cpu::run bodies of core/op_list.h; the rest are in elementwise.cpp and
@@ -100,10 +100,11 @@ void run(const ops::LinearArgs& a) { active_kernels().linear(a); }
 void run(const ops::WindowAttentionArgs& a) { active_kernels().window_attention(a); }
 
 void run(const ops::Conv2dArgs& a) {
-  active_kernels().conv2d(a);
-  // The residual is a separate pass on the CPU (same result as the CUDA epilogue's fused add:
-  // (conv + bias, activated) + residual, each rounded to f32).
-  if (a.residual.defined()) run(ops::AddArgs{a.out, a.residual});
+  // The Winograd path adds the residual in its epilogue; the others leave it to a separate pass.
+  // Same result either way, and as the CUDA epilogue's: (conv + bias, activated) + residual, each
+  // rounded to f32.
+  const bool residual_added = active_kernels().conv2d(a);
+  if (a.residual.defined() && !residual_added) run(ops::AddArgs{a.out, a.residual});
 }
 void run(const ops::DeformConv2dArgs& a) { active_kernels().deform_conv2d(a); }
 void run(const ops::FlowWarpArgs& a) { active_kernels().flow_warp(a); }

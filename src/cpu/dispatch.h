@@ -26,14 +26,15 @@ const char* isa_name(Isa isa);
 // The entry points of one level's kernels (cpu::run of core/op_list.h, or conv_winograd.h).
 struct KernelTable {
   Isa isa;
-  void (*conv2d)(const ops::Conv2dArgs& a);
+  // Returns whether it added a.residual itself (else the caller adds it).
+  bool (*conv2d)(const ops::Conv2dArgs& a);
   void (*deform_conv2d)(const ops::DeformConv2dArgs& a);
   void (*flow_warp)(const ops::FlowWarpArgs& a);
   void (*linear)(const ops::LinearArgs& a);
   void (*window_attention)(const ops::WindowAttentionArgs& a);
   bool (*winograd_worthwhile)(const WinogradShape& s);
   void (*winograd_conv3x3)(const float* x, const float* weight, const float* bias, ops::Activation act,
-                           const WinogradShape& s, float* out);
+                           const float* residual, const WinogradShape& s, float* out);
 };
 
 // The table of the level in use (chosen on the first call; throws vrestore::Error for a bad

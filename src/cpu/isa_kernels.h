@@ -8,13 +8,13 @@
 
 namespace vrestore::cpu::VRESTORE_ISA_NS {
 
-void conv2d(const ops::Conv2dArgs& a);
+bool conv2d(const ops::Conv2dArgs& a);
 void deform_conv2d(const ops::DeformConv2dArgs& a);
 void flow_warp(const ops::FlowWarpArgs& a);
 void linear(const ops::LinearArgs& a);
 void window_attention(const ops::WindowAttentionArgs& a);
 bool winograd_worthwhile(const WinogradShape& s);
 void winograd_conv3x3(const float* x, const float* weight, const float* bias, ops::Activation act,
-                      const WinogradShape& s, float* out);
+                      const float* residual, const WinogradShape& s, float* out);
 
 }  // namespace vrestore::cpu::VRESTORE_ISA_NS
