@@ -33,8 +33,7 @@ void edvr_forward(benchmark::State& state) {
   using benchmark::Counter;
   state.counters["frames"] = Counter(1.0, Counter::kIsIterationInvariantRate);
   state.counters["FLOPs"] = Counter(2.0 * edvr_macs(cfg, h, w), Counter::kIsIterationInvariantRate);
-  // The last call's tensors and kept blocks at their most (weights not included).
-  state.counters["peak_host_MiB"] = static_cast<double>(edvr->host_pool->stats().peak_reserved_bytes) / (1 << 20);
+  state.counters["peak_host_MiB"] = peak_host_mib(*edvr->host_pool);
   state.SetLabel(edvr->source);
 }
 

@@ -46,12 +46,6 @@ void per_frame_counters(benchmark::State& state, int64_t t, double macs_per_fram
   state.counters["FLOPs"] = Counter(2.0 * macs_per_frame * frames, Counter::kIsIterationInvariantRate);
 }
 
-// The last call's tensors and kept blocks at their most, as Model::host_memory() reports them
-// (weights not included), not the process's RSS.
-void peak_counter(benchmark::State& state, const HostPool& pool) {
-  state.counters["peak_host_MiB"] = static_cast<double>(pool.stats().peak_reserved_bytes) / (1 << 20);
-}
-
 // One flow (ref -> supp) between two frames, N = 1.
 void spynet_flow(benchmark::State& state) {
   const BenchSpyNet* spynet = loaded(state, shared_spynet);
@@ -80,7 +74,7 @@ void basicvsr_forward(benchmark::State& state) {
     benchmark::DoNotOptimize(y.data());
   }
   per_frame_counters(state, t, basicvsr_macs_per_frame(bv->config, t, h, w));
-  peak_counter(state, *bv->host_pool);
+  state.counters["peak_host_MiB"] = peak_host_mib(*bv->host_pool);
   state.SetLabel(bv->source);
 }
 
@@ -99,7 +93,7 @@ void realbasicvsr_forward(benchmark::State& state) {
     benchmark::DoNotOptimize(y.data());
   }
   per_frame_counters(state, t, realbasicvsr_macs_per_frame(rb->config, t, h, w, passes));
-  peak_counter(state, *rb->host_pool);
+  state.counters["peak_host_MiB"] = peak_host_mib(*rb->host_pool);
   state.counters["cleaning_passes"] = passes;
   state.SetLabel(rb->source);
 }

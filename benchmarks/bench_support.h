@@ -16,6 +16,12 @@ namespace vrestore::bench {
 // Uniform values in [lo, hi), reproducible for a given seed.
 Tensor random_uniform(const Shape& shape, float lo, float hi, uint32_t seed);
 
+// The pool's last call: its tensors and kept blocks at their most, in MiB, as Model::host_memory()
+// reports them (weights not included), not the process's RSS.
+inline double peak_host_mib(const HostPool& pool) {
+  return static_cast<double>(pool.stats().peak_reserved_bytes) / (1 << 20);
+}
+
 // Writes an EDVR weights file (BasicSR key names, vrestore metadata) filled with random values
 // scaled like PyTorch's default conv init, so activations stay in a realistic range. The DCN
 // offset branches are biased to produce fractional offsets of a few pixels, as trained models do
