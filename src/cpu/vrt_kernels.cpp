@@ -12,6 +12,15 @@
 // (max, exp, sum, divide), · v — with the head's q, kᵀ and vᵀ gathered into contiguous buffers
 // first, so that score and value products are register-blocked over queries and keys, and the
 // softmax runs on whole vectors (exp_nonpositive: a polynomial exp of about 1 ulp).
+//
+// The softmax sum and the value products are reductions over keys, so their result depends on how
+// the partial sums associate. On every level they keep kSumLanes = 16 partial sums (one zmm on
+// AVX-512, two ymm on AVX2, four xmm on baseline), key j in partial j mod 16, added in partial order
+// at the end; so this op gives the same bits on AVX2 and AVX-512 hosts (baseline, without FMA,
+// rounds its products apart).
+// With 8 partials on AVX2, the golden case vrt_denoise_pa4 — whose tiny network amplifies rounding
+// a few thousand times into features_out — left its 1e-3 relative bound by 35 % on an AVX2 host
+// while passing on AVX-512.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -30,6 +39,18 @@ constexpr int kLinearVecs = 2;  // kRowBlock x 2 accumulators: 16 of 32 zmm, 8 o
 constexpr int64_t kLinearWidth = int64_t{kLinearVecs} * kVecLanes;
 
 inline Vec load_vec(const float* p) { return *reinterpret_cast<const Vec*>(p); }
+
+constexpr int kSumLanes = 16;                       // partial sums of a reduction over keys (see the top)
+constexpr int kSumParts = kSumLanes / kVecLanes;    // vectors holding them
+static_assert(kSumLanes % kVecLanes == 0);
+
+// The kSumLanes partial sums held in `parts`, added in partial order.
+inline float total_of(const Vec (&parts)[kSumParts]) {
+  float total = 0;
+  for (int p = 0; p < kSumParts; ++p)
+    for (int l = 0; l < kVecLanes; ++l) total += parts[p][l];
+  return total;
+}
 
 // e^x for x <= 0 (softmax numerators after subtracting the row maximum), kVecLanes at a time:
 // x = n·ln2 + r with |r| <= ln2/2 (ln2 split in two for an exact n·ln2_hi), e^r by Cephes expf's
@@ -98,6 +119,7 @@ void linear_tile(const float* x, const float* wt, const float* bias, int64_t row
 constexpr int kQueryBlock = 4;                           // queries sharing each kᵀ / vᵀ load
 constexpr int kKeyVecs = 4;                              // 4 x 4 accumulators
 constexpr int kKeyBlock = kKeyVecs * kVecLanes;          // keys per score block
+static_assert(kKeyBlock >= kSumLanes, "softmax rows and value products read up to kSumLanes - 1 past the keys");
 struct HeadBuffers {
   int tokens = 0, head_dim = 0, stride = 0;
   std::vector<float> q, kt, vt;
@@ -146,42 +168,42 @@ void attend(HeadBuffers& b, int q0, int k0, int queries, int keys, const float* 
 #pragma omp simd
         for (int j = 0; j < keys; ++j) row[j] += li != labels[j] ? kWindowMaskValue : 0.0f;
       }
-      // Softmax over whole vectors: the lanes past `keys` (up to `vectors`) are excluded from the
-      // maximum and zeroed before the sum, which the value product then runs over too.
-      const int vectors = (keys + kVecLanes - 1) / kVecLanes * kVecLanes;
-      std::fill(row + keys, row + vectors, -INFINITY);
+      // Softmax over whole kSumLanes blocks: the lanes past `keys` are excluded from the maximum
+      // and zeroed before the sum, which the value product then runs over too.
+      const int whole = (keys + kSumLanes - 1) / kSumLanes * kSumLanes;
+      std::fill(row + keys, row + whole, -INFINITY);
       Vec top_lanes = load_vec(row);
-      for (int j = kVecLanes; j < vectors; j += kVecLanes) {
+      for (int j = kVecLanes; j < whole; j += kVecLanes) {
         const Vec v = load_vec(row + j);
         top_lanes = v > top_lanes ? v : top_lanes;
       }
       float top = top_lanes[0];
       for (int l = 1; l < kVecLanes; ++l) top = std::max(top, top_lanes[l]);
-      Vec sum_lanes = Vec{};
-      for (int j = 0; j < vectors; j += kVecLanes) {
-        const Vec e = exp_nonpositive(load_vec(row + j) - top);
-        store_vec(row + j, e);
-        sum_lanes += e;
+      Vec sum_parts[kSumParts] = {};
+      for (int j = 0; j < whole; j += kSumLanes) {
+        for (int p = 0; p < kSumParts; ++p) {
+          const Vec e = exp_nonpositive(load_vec(row + j + p * kVecLanes) - top);
+          store_vec(row + j + p * kVecLanes, e);
+          sum_parts[p] += e;
+        }
       }
       std::fill(row + keys, row + b.stride, 0.0f);
-      float sum = 0;  // the padding lanes added exp(-inf) = 0
-      for (int l = 0; l < kVecLanes; ++l) sum += sum_lanes[l];
+      const float sum = total_of(sum_parts);  // the padding lanes added exp(-inf) = 0
 #pragma omp simd
       for (int j = 0; j < keys; ++j) row[j] /= sum;
     }
     // Values: o[r][d] = sum_j p[r][j] v[j][d], kQueryBlock probability rows per vᵀ row.
     for (int d = 0; d < hd; ++d) {
       const float* vd = b.vt.data() + size_t(d) * b.stride + k0;
-      Vec acc[kQueryBlock] = {};
-      for (int j = 0; j < keys; j += kVecLanes) {
-        const Vec v = load_vec(vd + j);
-        for (int r = 0; r < kQueryBlock; ++r) acc[r] += load_vec(b.scores.data() + size_t(r) * b.stride + j) * v;
+      Vec acc[kQueryBlock][kSumParts] = {};
+      for (int j = 0; j < keys; j += kSumLanes) {
+        for (int p = 0; p < kSumParts; ++p) {
+          const Vec v = load_vec(vd + j + p * kVecLanes);
+          for (int r = 0; r < kQueryBlock; ++r)
+            acc[r][p] += load_vec(b.scores.data() + size_t(r) * b.stride + j + p * kVecLanes) * v;
+        }
       }
-      for (int r = 0; r < block; ++r) {
-        float total = 0;
-        for (int l = 0; l < kVecLanes; ++l) total += acc[r][l];
-        out[int64_t(i0 + r) * out_stride + d] = total;
-      }
+      for (int r = 0; r < block; ++r) out[int64_t(i0 + r) * out_stride + d] = total_of(acc[r]);
     }
   }
 }
