@@ -37,10 +37,13 @@ void edvr_forward(benchmark::State& state) {
   state.SetLabel(edvr->source);
 }
 
+// 64x64, and the frame sizes of compare_pytorch.py --sizes (~15 s and ~1 min per call on 2 cores).
 BENCHMARK(edvr_forward)
     ->Name("edvr_forward/1x5x3")
     ->ArgNames({"h", "w"})
     ->Args({64, 64})
+    ->Args({180, 320})
+    ->Args({360, 640})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

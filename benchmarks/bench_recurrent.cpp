@@ -106,12 +106,14 @@ BENCHMARK(spynet_flow)
     ->UseRealTime();
 
 // T = 10 at 64x64 (the spec's 10-frame clip), T = 5 at 180x320 (a REDS frame; ~25 s per call on
-// 2 cores, so one iteration per repetition).
+// 2 cores, so one iteration per repetition) and at 360x640 (~2 min per call; compare_pytorch.py
+// --sizes).
 BENCHMARK(basicvsr_forward)
     ->Name("basicvsr_forward/1xTx3")
     ->ArgNames({"t", "h", "w"})
     ->Args({10, 64, 64})
     ->Args({5, 180, 320})
+    ->Args({5, 360, 640})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
@@ -120,6 +122,7 @@ BENCHMARK(realbasicvsr_forward)
     ->ArgNames({"t", "h", "w"})
     ->Args({10, 64, 64})
     ->Args({5, 180, 320})
+    ->Args({5, 360, 640})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

@@ -3,8 +3,9 @@
 
 Cases: conv2d 3x3 64->64 and deform_conv2d 3x3 64->64 (8 deformable groups) at 1x64x180x320, an
 EDVR-M forward pass at 1x5x3x64x64; flow_warp of a 64-channel state at 1x64x180x320, one SpyNet flow
-at 180x320, and BasicVSR / RealBasicVSR forward passes over a 1x10x3x64x64 clip, reported per frame
-(with --full-size also over 1x5x3x180x320); with --cases convshapes, F.conv2d on the convolution
+at 180x320, and BasicVSR / RealBasicVSR forward passes over a 1x10x3x64x64 clip, reported per frame;
+--sizes 180x320,360x640 adds the models at real frame sizes (EDVR-M 1x5x3xHxW, the recurrent models
+over a 1x5x3xHxW clip; --full-size = --sizes 180x320); with --cases convshapes, F.conv2d on the convolution
 shapes the models use (CONV_SHAPES). PyTorch runs in this process with torch.set_num_threads(N);
 vrestore runs as the built `vrestore_bench` binary with OMP_NUM_THREADS=N. Both sides are warmed up
 and report the median of several repetitions (each repetition averages as many calls as fit in
@@ -46,7 +47,8 @@ REPO = Path(__file__).resolve().parent.parent
 C, H, W, G = 64, 180, 320, 8  # op cases: EDVR-M's full-resolution layers on a REDS frame
 EDVR_INPUT = (1, 5, 3, 64, 64)
 RECURRENT_INPUT = (1, 10, 3, 64, 64)  # the spec's 10-frame clip, small frames
-RECURRENT_INPUT_FULL = (1, 5, 3, 180, 320)  # --full-size: REDS frames, a shorter clip
+FULL_SIZES = ("180x320", "360x640")  # --sizes: a REDS frame and its 2x (vrestore_bench registers both)
+FULL_FRAMES = 5  # clip length of the recurrent models at those sizes
 FIXTURES = Path("/work/shared/fixtures")
 
 
@@ -582,9 +584,15 @@ def main():
     ap.add_argument("--repetitions", type=int, default=5)
     ap.add_argument("--min-time", type=float, default=0.5, help="seconds per repetition (at least one call)")
     ap.add_argument("--cases", default=",".join(CASES), help=f"comma-separated subset of {','.join(CASES)}")
-    ap.add_argument("--full-size", action="store_true",
-                    help="also time BasicVSR/RealBasicVSR at 1x5x3x180x320 (~1 min per call and side)")
+    ap.add_argument("--sizes", default="",
+                    help=f"comma-separated frame sizes from {','.join(FULL_SIZES)} at which to also time the models "
+                         "(180x320: ~1 min per call and side; 360x640: ~4x that)")
+    ap.add_argument("--full-size", action="store_true", help="same as --sizes 180x320")
     args = ap.parse_args()
+    sizes = [size for size in args.sizes.split(",") if size] or (["180x320"] if args.full_size else [])
+    if not set(sizes) <= set(FULL_SIZES):
+        sys.exit(f"unknown size(s) {sorted(set(sizes) - set(FULL_SIZES))}; choose from {FULL_SIZES}")
+    frame_sizes = [tuple(int(v) for v in size.split("x")) for size in sizes]
     cases = set(args.cases.split(","))
     if not cases <= set(CASES):
         sys.exit(f"unknown case(s) {sorted(cases - set(CASES))}; choose from {CASES}")
@@ -622,13 +630,15 @@ def main():
 
     if "edvr" in cases:
         model = EDVR().eval()
-        x = torch.rand(*EDVR_INPUT)
         weights = Path(tmp.name) / "edvr_m_random.safetensors"
         save_vrestore_weights(weights, model)
-        t_edvr, o_edvr, flops = compare(lambda: model(x), bench, "^edvr_forward/", args,
-                                        {"VRESTORE_BENCH_WEIGHTS": str(weights)})
-        rows.append(("EDVR-M forward, 1x5x3x64x64", t_edvr, o_edvr, flops, t_edvr / o_edvr,
-                     f"torch/ours >= {MODEL_TARGET}", t_edvr / o_edvr >= MODEL_TARGET))
+        for shape in [EDVR_INPUT] + [(1, 5, 3, h, w) for h, w in frame_sizes]:
+            x = torch.rand(*shape)
+            regex = f"^edvr_forward/1x5x3/h:{shape[3]}/w:{shape[4]}/"
+            t_edvr, o_edvr, flops = compare(lambda: model(x), bench, regex, args,
+                                            {"VRESTORE_BENCH_WEIGHTS": str(weights)})
+            rows.append((f"EDVR-M forward, {'x'.join(map(str, shape))}", t_edvr, o_edvr, flops, t_edvr / o_edvr,
+                         f"torch/ours >= {MODEL_TARGET}", t_edvr / o_edvr >= MODEL_TARGET))
         offsets = [v for m in model.modules() if isinstance(m, DCNv2Pack) for v in m.mean_abs_offset]
         notes.append(f"mean |DCN offset| in the EDVR-M run: {statistics.mean(offsets):.2f} px "
                      "(random weights, offset branch biased to a few pixels)")
@@ -663,7 +673,7 @@ def main():
         notes.append(f"mean |flow| of the random SpyNet on the noise frames: "
                      f"{statistics.mean(basicvsr.spynet.flow_abs_mean):.2f} px")
 
-    recurrent_inputs = [RECURRENT_INPUT] + ([RECURRENT_INPUT_FULL] if args.full_size else [])
+    recurrent_inputs = [RECURRENT_INPUT] + [(1, FULL_FRAMES, 3, h, w) for h, w in frame_sizes]
     if "basicvsr" in cases:
         for shape in recurrent_inputs:
             x = torch.rand(*shape)
