@@ -632,9 +632,9 @@ def main():
         model = EDVR().eval()
         weights = Path(tmp.name) / "edvr_m_random.safetensors"
         save_vrestore_weights(weights, model)
-        for shape in [EDVR_INPUT] + [(1, 5, 3, h, w) for h, w in frame_sizes]:
+        for shape in [EDVR_INPUT] + [EDVR_INPUT[:3] + size for size in frame_sizes]:
             x = torch.rand(*shape)
-            regex = f"^edvr_forward/1x5x3/h:{shape[3]}/w:{shape[4]}/"
+            regex = f"^edvr_forward/{'x'.join(map(str, shape[:3]))}/h:{shape[3]}/w:{shape[4]}/"
             t_edvr, o_edvr, flops = compare(lambda: model(x), bench, regex, args,
                                             {"VRESTORE_BENCH_WEIGHTS": str(weights)})
             rows.append((f"EDVR-M forward, {'x'.join(map(str, shape))}", t_edvr, o_edvr, flops, t_edvr / o_edvr,
@@ -673,7 +673,7 @@ def main():
         notes.append(f"mean |flow| of the random SpyNet on the noise frames: "
                      f"{statistics.mean(basicvsr.spynet.flow_abs_mean):.2f} px")
 
-    recurrent_inputs = [RECURRENT_INPUT] + [(1, FULL_FRAMES, 3, h, w) for h, w in frame_sizes]
+    recurrent_inputs = [RECURRENT_INPUT] + [(1, FULL_FRAMES, 3) + size for size in frame_sizes]
     if "basicvsr" in cases:
         for shape in recurrent_inputs:
             x = torch.rand(*shape)
