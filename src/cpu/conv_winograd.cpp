@@ -97,6 +97,8 @@ class SegmentLoader {
       hi_[k] = static_cast<int>(std::clamp<int64_t>(width - (x0 + k * L), 0, L));
 #if VRESTORE_ISA_AVX512
       mask_[k] = hi_[k] > lo_[k] ? static_cast<__mmask16>(((1u << hi_[k]) - 1) & ~((1u << lo_[k]) - 1)) : 0;
+#elif VRESTORE_ISA_AVX2
+      for (int i = 0; i < L; ++i) lane_mask_[k][i] = i >= lo_[k] && i < hi_[k] ? -1 : 0;
 #endif
     }
   }
@@ -117,6 +119,16 @@ class SegmentLoader {
     const __m512 tail = _mm512_maskz_loadu_ps(mask_[4] & 3, reinterpret_cast<const float*>(base) + 4 * L);
     r.e4 = reinterpret_cast<Vec>(tail)[0];
     r.e5 = reinterpret_cast<Vec>(tail)[1];
+#elif VRESTORE_ISA_AVX2
+    // As above: lanes whose mask is clear are not accessed. (A scalar loop here became a memcpy call
+    // per vector: 5% of a 64-channel conv, as every tile row starts and ends on such a segment.)
+    const uintptr_t base = reinterpret_cast<uintptr_t>(row) + x0_ * static_cast<int64_t>(sizeof(float));
+    for (int k = 0; k < 5; ++k) {
+      const Vec a = reinterpret_cast<Vec>(_mm256_maskload_ps(reinterpret_cast<const float*>(base) + k * L,
+                                                             reinterpret_cast<__m256i>(lane_mask_[k])));
+      if (k < 4) r.a[k] = a;
+      else r.e4 = a[0], r.e5 = a[1];
+    }
 #else
     for (int k = 0; k < 4; ++k) {
       r.a[k] = Vec{};
@@ -134,6 +146,9 @@ class SegmentLoader {
   int lo_[5], hi_[5];  // lanes [lo, hi) of vector k (k = 4: the two extra floats) are inside the row
 #if VRESTORE_ISA_AVX512
   __mmask16 mask_[5];
+#elif VRESTORE_ISA_AVX2
+  typedef int32_t LaneMask __attribute__((vector_size(L * sizeof(int32_t))));
+  LaneMask lane_mask_[5];  // all ones in the lanes inside the row
 #endif
 };
 
@@ -282,22 +297,22 @@ void input_transform(const float* x_n, const WinogradShape& s, const Grid& g, in
       }
       const int64_t y0 = at.ty * kTile - s.pad_h;
       const SegmentLoader segment(at.tx0 * kTile - s.pad_w, s.width);
-      Vec u[6][6];  // u[i][j]: input row i, x-transformed point j
-#pragma GCC unroll 6
+      // Rows first: u = row i's x-transformed points, parked at position (i, j) of V. Then columns,
+      // in place: column j's six parked rows become positions (a, j). Parking in V (in L1) instead
+      // of a 6x6 array of vectors keeps the compiler from spilling 36 vectors through the stack.
       for (int i = 0; i < kAlpha; ++i) {
         const int64_t y = y0 + i;
-        if (y < 0 || y >= s.height) {
-          for (int j = 0; j < kAlpha; ++j) u[i][j] = Vec{};
-          continue;
+        Vec u[6] = {};
+        if (y >= 0 && y < s.height) {
+          Vec d[6];
+          deinterleave6(segment.load(x_c + y * s.width), d);
+          input_1d(d, u);
         }
-        Vec d[6];
-        deinterleave6(segment.load(x_c + y * s.width), d);
-        input_1d(d, u[i]);
+        for (int j = 0; j < kAlpha; ++j) store(v_vec + (i * 6 + j) * kPanelWidth, u[j]);
       }
-#pragma GCC unroll 6
       for (int j = 0; j < kAlpha; ++j) {
-        const Vec col_j[6] = {u[0][j], u[1][j], u[2][j], u[3][j], u[4][j], u[5][j]};
-        Vec t[6];
+        Vec col_j[6], t[6];
+        for (int i = 0; i < kAlpha; ++i) col_j[i] = load(v_vec + (i * 6 + j) * kPanelWidth);
         input_1d(col_j, t);
         for (int a = 0; a < kAlpha; ++a) store(v_vec + (a * 6 + j) * kPanelWidth, t[a]);
       }
