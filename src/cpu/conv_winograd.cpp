@@ -90,6 +90,7 @@ struct RowSegment {
 // only on x0, so it is worked out once per vector of tiles.
 class SegmentLoader {
  public:
+  SegmentLoader() = default;
   SegmentLoader(int64_t x0, int64_t width) : x0_(x0) {
     inside_ = x0 >= 0 && x0 + 4 * L + 2 <= width;
     for (int k = 0; k < 5; ++k) {
@@ -141,8 +142,8 @@ class SegmentLoader {
   }
 
  private:
-  int64_t x0_;
-  bool inside_;
+  int64_t x0_ = 0;
+  bool inside_ = false;
   int lo_[5], hi_[5];  // lanes [lo, hi) of vector k (k = 4: the two extra floats) are inside the row
 #if VRESTORE_ISA_AVX512
   __mmask16 mask_[5];
@@ -284,28 +285,32 @@ inline VecPlace place_of(const Grid& g, int64_t col0, int vec) {
 
 void input_transform(const float* x_n, const WinogradShape& s, const Grid& g, int64_t col0, float* v) {
   const int64_t plane = s.height * s.width;
+  // Where each vector of the block reads, the same for every channel: worked out once per block.
+  // Vectors past the last tile row (ty >= tiles_y, zero columns) only come at the block's end.
+  int live = 0;
+  int64_t y0[kPanelVecs];
+  SegmentLoader segment[kPanelVecs];
+  for (; live < kPanelVecs; ++live) {
+    const VecPlace at = place_of(g, col0, live);
+    if (at.ty >= g.tiles_y) break;
+    y0[live] = at.ty * kTile - s.pad_h;
+    segment[live] = SegmentLoader(at.tx0 * kTile - s.pad_w, s.width);
+  }
   // Channel by channel, so that the block's rows of one channel (adjacent in memory) are read together.
   for (int64_t c = 0; c < s.in_channels; ++c) {
     const float* x_c = x_n + c * plane;
     float* v_c = v + c * kPositions * kPanelWidth;
-    for (int vec = 0; vec < kPanelVecs; ++vec) {
-      const VecPlace at = place_of(g, col0, vec);
+    for (int vec = 0; vec < live; ++vec) {
       float* v_vec = v_c + vec * L;
-      if (at.ty >= g.tiles_y) {
-        for (int p = 0; p < kPositions; ++p) store(v_vec + p * kPanelWidth, Vec{});
-        continue;
-      }
-      const int64_t y0 = at.ty * kTile - s.pad_h;
-      const SegmentLoader segment(at.tx0 * kTile - s.pad_w, s.width);
       // Rows first: u = row i's x-transformed points, parked at position (i, j) of V. Then columns,
       // in place: column j's six parked rows become positions (a, j). Parking in V (in L1) instead
       // of a 6x6 array of vectors keeps the compiler from spilling 36 vectors through the stack.
       for (int i = 0; i < kAlpha; ++i) {
-        const int64_t y = y0 + i;
+        const int64_t y = y0[vec] + i;
         Vec u[6] = {};
         if (y >= 0 && y < s.height) {
           Vec d[6];
-          deinterleave6(segment.load(x_c + y * s.width), d);
+          deinterleave6(segment[vec].load(x_c + y * s.width), d);
           input_1d(d, u);
         }
         for (int j = 0; j < kAlpha; ++j) store(v_vec + (i * 6 + j) * kPanelWidth, u[j]);
@@ -317,6 +322,8 @@ void input_transform(const float* x_n, const WinogradShape& s, const Grid& g, in
         for (int a = 0; a < kAlpha; ++a) store(v_vec + (a * 6 + j) * kPanelWidth, t[a]);
       }
     }
+    for (int vec = live; vec < kPanelVecs; ++vec)
+      for (int p = 0; p < kPositions; ++p) store(v_c + vec * L + p * kPanelWidth, Vec{});
   }
 }
 
@@ -326,14 +333,25 @@ void output_transform(const float* m, int64_t rows, int64_t r0, const WinogradSh
                       const float* bias, ops::Activation act, const float* residual_n, float* out_n) {
   const int64_t out_plane = s.out_h * s.out_w;
   alignas(64) float tail[4 * L];
+  // Where each vector of the block writes, the same for every output channel: its tile rows' first
+  // output pixel and how much of the 4 x 4L pixels lies inside the output (valid_x 0: nothing).
+  struct VecOutput {
+    int64_t offset, valid_x, valid_y;
+  };
+  int live = 0;
+  VecOutput where[kPanelVecs];
+  for (; live < kPanelVecs; ++live) {
+    const VecPlace at = place_of(g, col0, live);
+    if (at.ty >= g.tiles_y) break;
+    const int64_t ox0 = at.tx0 * kTile;
+    where[live] = {at.ty * kTile * s.out_w + ox0, std::max<int64_t>(0, std::min<int64_t>(4 * L, s.out_w - ox0)),
+                   std::min<int64_t>(kTile, s.out_h - at.ty * kTile)};
+  }
   for (int64_t r = 0; r < rows; ++r) {
     const Vec b = splat(bias ? bias[r0 + r] : 0.0f);
-    for (int vec = 0; vec < kPanelVecs; ++vec) {
-      const VecPlace at = place_of(g, col0, vec);
-      if (at.ty >= g.tiles_y) break;
-      const int64_t ox0 = at.tx0 * kTile, valid_x = std::min<int64_t>(4 * L, s.out_w - ox0);
-      if (valid_x <= 0) continue;
-      const int64_t valid_y = std::min<int64_t>(kTile, s.out_h - at.ty * kTile);
+    for (int vec = 0; vec < live; ++vec) {
+      const int64_t valid_x = where[vec].valid_x, valid_y = where[vec].valid_y;
+      if (valid_x == 0) continue;
       const float* m_r = m + r * kPositions * kPanelWidth + vec * L;
       Vec z[6][4];  // z[a][c]: point a, output column c
       for (int a = 0; a < kAlpha; ++a) {
@@ -341,7 +359,7 @@ void output_transform(const float* m, int64_t rows, int64_t r0, const WinogradSh
         for (int k = 0; k < kAlpha; ++k) row_a[k] = load(m_r + (a * 6 + k) * kPanelWidth);
         output_1d(row_a, z[a]);
       }
-      const int64_t offset = (r0 + r) * out_plane + at.ty * kTile * s.out_w + ox0;
+      const int64_t offset = (r0 + r) * out_plane + where[vec].offset;
       float* out_r = out_n + offset;
       const float* res_r = residual_n ? residual_n + offset : nullptr;
       for (int c = 0; c < kTile; ++c) {
