@@ -250,6 +250,7 @@ TEST_CASE("conv2d 3x3 by Winograd F(4x4, 3x3) matches a direct convolution on aw
       {{1, 67, 20, 33}, 64, 1},  // the trunk's first conv (3 + 64 input channels)
       {{3, 16, 9, 70}, 16, 1},   // N = 3; last tile row has one valid output row
       {{1, 64, 64, 64}, 64, 1},  // residual block conv at a 64x64 input
+      {{1, 8, 360, 400}, 16, 1},  // a 9 MB output, written with streaming stores
   };
   int index = 0;
   for (const Case& c : cases) {
