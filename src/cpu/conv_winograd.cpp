@@ -54,6 +54,12 @@ inline void stream(float* p, Vec v) {
   store(p, v);
 #endif
 }
+// Orders the streamed stores (weakly ordered) before whatever this thread does next.
+inline void stream_fence() {
+#if VRESTORE_ISA_AVX2
+  _mm_sfence();
+#endif
+}
 
 // ---- shuffles ------------------------------------------------------------------------------------
 // Index i of a two-source shuffle selects element i of a (i < L) or element i - L of b.
@@ -458,7 +464,7 @@ void winograd_conv3x3(const float* x, const float* weight, const float* bias, op
       output_transform(m, rows, r0, s, g, col0, bias, act, residual ? residual + n * out_image : nullptr,
                        out + n * out_image, stream_out);
     }
-    _mm_sfence();  // the streamed output stores are weakly ordered
+    if (stream_out) stream_fence();
   }
 }
 

@@ -153,9 +153,9 @@ inline Vec activate(Vec v, ops::Activation act) {
 // Indirect panels are read straight from a large input, dozens of rows (channels x kernel rows)
 // at a time: more streams than the hardware prefetchers follow. So with AVX-512 the kernel
 // prefetches the same rows two panels ahead, two cache lines per k (a row serves kw consecutive k).
-// Not with AVX2: there the loop has only 12 FMAs per k (16 ymm registers), and the prefetches and
-// their address arithmetic made it dispatch-bound. On Zen 3 dropping them made the 7x7 and dilated
-// 3x3 convs 1.2-1.4x faster (alternating runs of the conv2d_shape cases, 1 thread).
+// Not on the AVX2 and baseline levels: there the loop has only 12 FMAs per k (16 registers), and the
+// prefetches and their address arithmetic made it dispatch-bound. On Zen 3 dropping them made the
+// AVX2 7x7 and dilated 3x3 convs 1.3-1.4x faster (alternating runs of conv2d_shape, 1 thread).
 // (Always inlined into panel_kernel_part and panel_kernel, so that the whole-chain callers get a
 // kernel without the resume/store code.)
 constexpr bool kPrefetchIndirectRows = VRESTORE_ISA_AVX512;
