@@ -499,6 +499,18 @@ def ours_repetition(bench, name_regex, threads, min_time, env_extra):
     return ms, (run["FLOPs"] * ms / 1e3 if "FLOPs" in run else None)  # the counter is a rate
 
 
+class ResultRows(list):
+    """The table's rows; each is also printed to stderr as it is measured, since a run with --sizes
+    takes the better part of an hour before the table appears."""
+
+    def append(self, row):
+        super().append(row)
+        case, t_ms, o_ms, _, ratio, _, _ = row
+        torch_part = f"torch {t_ms:.1f} ms, " if t_ms is not None else ""
+        print(f"[{time.strftime('%H:%M:%S')}] {case.strip()}: {torch_part}ours {o_ms:.1f} ms, ratio {ratio:.2f}",
+              file=sys.stderr, flush=True)
+
+
 def compare(torch_fn, bench, name_regex, args, env_extra=None):
     """Median ms of both sides, plus FLOPs per call. Repetitions alternate torch / ours so that
     load from other work on the machine hits both sides alike."""
@@ -608,7 +620,7 @@ def main():
     if load > 0.5:
         print(f"warning: load average {load:.1f} before starting; other work may distort the timings")
 
-    rows = []  # (case, torch ms, ours ms, flops, ratio, target text, met); met None = no target
+    rows = ResultRows()  # (case, torch ms, ours ms, flops, ratio, target text, met); met None = no target
     notes = []
     tmp = tempfile.TemporaryDirectory()
 

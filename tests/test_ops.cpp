@@ -197,6 +197,10 @@ TEST_CASE("conv2d matches a direct convolution on awkward shapes", "[ops]") {
       {{2, 5, 9, 8}, 4, 2, 3, 1, 0, 1, true},       // even, non-square kernel, no padding
       {{1, 4, 10, 11}, 6, 3, 5, 1, -1, 1, true},    // non-square "same": padding 1 x 2
       {{1, 9, 5, 6}, 3, 3, 3, 3, 4, 1, true},       // stride 3, padding larger than the kernel reach
+      {{1, 64, 41, 77}, 64, 3, 3, 2, 1, 1, true},   // EDVR's stride-2 3x3, odd sizes: im2col's vector gathers, row ends
+      {{1, 8, 30, 250}, 16, 3, 3, 2, 1, 1, false},  // stride 2, wide rows: runs inside and at both edges
+      {{2, 5, 19, 40}, 6, 7, 7, 2, 3, 1, true},     // stride 2, 7x7, N = 2
+      {{1, 6, 17, 70}, 4, 3, 3, 2, 2, 2, true},     // stride 2 with dilation 2
       {{1, 64, 40, 52}, 64, 3, 3, 1, 1, 1, true},   // a model shape, several tiles per image
       {{1, 16, 37, 101}, 3, 3, 3, 1, -1, 1, true},  // few output channels: wide panels (conv_last)
       {{2, 5, 20, 30}, 2, 7, 7, 1, 3, 1, true},     // SpyNet's last conv, N = 2
