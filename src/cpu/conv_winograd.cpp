@@ -299,18 +299,27 @@ inline VecPlace place_of(const Grid& g, int64_t col0, int vec) {
   return {col / g.padded_x, col % g.padded_x};
 }
 
+// The places of the block's vectors that hold tiles; returns how many there are. Vectors past the
+// last tile row (ty >= tiles_y, zero columns) only come at the block's end.
+inline int live_places(const Grid& g, int64_t col0, VecPlace (&at)[kPanelVecs]) {
+  int live = 0;
+  for (; live < kPanelVecs; ++live) {
+    at[live] = place_of(g, col0, live);
+    if (at[live].ty >= g.tiles_y) break;
+  }
+  return live;
+}
+
 void input_transform(const float* x_n, const WinogradShape& s, const Grid& g, int64_t col0, float* v) {
   const int64_t plane = s.height * s.width;
   // Where each vector of the block reads, the same for every channel: worked out once per block.
-  // Vectors past the last tile row (ty >= tiles_y, zero columns) only come at the block's end.
-  int live = 0;
+  VecPlace at[kPanelVecs];
+  const int live = live_places(g, col0, at);
   int64_t y0[kPanelVecs];
   SegmentLoader segment[kPanelVecs];
-  for (; live < kPanelVecs; ++live) {
-    const VecPlace at = place_of(g, col0, live);
-    if (at.ty >= g.tiles_y) break;
-    y0[live] = at.ty * kTile - s.pad_h;
-    segment[live] = SegmentLoader(at.tx0 * kTile - s.pad_w, s.width);
+  for (int vec = 0; vec < live; ++vec) {
+    y0[vec] = at[vec].ty * kTile - s.pad_h;
+    segment[vec] = SegmentLoader(at[vec].tx0 * kTile - s.pad_w, s.width);
   }
   // Channel by channel, so that the block's rows of one channel (adjacent in memory) are read together.
   for (int64_t c = 0; c < s.in_channels; ++c) {
@@ -357,14 +366,13 @@ void output_transform(const float* m, int64_t rows, int64_t r0, const WinogradSh
   struct VecOutput {
     int64_t offset, valid_x, valid_y;
   };
-  int live = 0;
+  VecPlace at[kPanelVecs];
+  const int live = live_places(g, col0, at);
   VecOutput where[kPanelVecs];
-  for (; live < kPanelVecs; ++live) {
-    const VecPlace at = place_of(g, col0, live);
-    if (at.ty >= g.tiles_y) break;
-    const int64_t ox0 = at.tx0 * kTile;
-    where[live] = {at.ty * kTile * s.out_w + ox0, std::max<int64_t>(0, std::min<int64_t>(4 * L, s.out_w - ox0)),
-                   std::min<int64_t>(kTile, s.out_h - at.ty * kTile)};
+  for (int vec = 0; vec < live; ++vec) {
+    const int64_t oy0 = at[vec].ty * kTile, ox0 = at[vec].tx0 * kTile;
+    where[vec] = {oy0 * s.out_w + ox0, std::max<int64_t>(0, std::min<int64_t>(4 * L, s.out_w - ox0)),
+                  std::min<int64_t>(kTile, s.out_h - oy0)};
   }
   for (int64_t r = 0; r < rows; ++r) {
     const Vec b = splat(bias ? bias[r0 + r] : 0.0f);

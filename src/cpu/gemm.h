@@ -166,8 +166,6 @@ template <int Rows, int Vecs, bool Indirect>
                                                      float* __restrict partial, const float* bias, ops::Activation act,
                                                      float* __restrict out, int64_t out_row_stride, int64_t cols) {
   constexpr int kWidth = Vecs * kVecLanes;
-  constexpr int kLineFloats = 64 / sizeof(float);
-  constexpr int kAheadLines = (kWidth + kLineFloats - 1) / kLineFloats + 1;  // lines of an unaligned row
   Vec acc[Rows][Vecs];  // not "= {}": GCC would clear a stack copy with rep stos on every call
 #pragma GCC unroll 8
   for (int r = 0; r < Rows; ++r)
@@ -185,6 +183,8 @@ template <int Rows, int Vecs, bool Indirect>
   for (int64_t k = k_begin; k < k_end; ++k) {
     const float* bk = Indirect ? b + b_row_offsets[k] : b + k * b_row_stride;
     if constexpr (Indirect && kPrefetchIndirectRows) {
+      constexpr int kLineFloats = 64 / sizeof(float);
+      constexpr int kAheadLines = (kWidth + kLineFloats - 1) / kLineFloats + 1;  // lines of an unaligned row
       const int line = static_cast<int>(static_cast<uint64_t>(2 * k) % kAheadLines);
       __builtin_prefetch(bk + 2 * kWidth + line * kLineFloats);
       __builtin_prefetch(bk + 2 * kWidth + ((line + 1) % kAheadLines) * kLineFloats);
