@@ -5,9 +5,10 @@
 
 For each point set below it builds the Toom-Cook matrices exactly (fractions: A^T, G, B^T with the
 point at infinity last), checks that they compute the correlation (float64, ~1e-16), then sums the
-transformed products over `channels` input channels the way src/cpu/conv_winograd.cpp does: weights
-transformed in float64 and rounded once, input and output transforms and the channel sum in
-float32. Inputs are uniform in [-1, 1], weights uniform in +-1/sqrt(9 C) (the scale of the models'
+transformed products over `channels` input channels in the precisions src/cpu/conv_winograd.cpp uses:
+weights transformed in float64 and rounded once, input and output transforms and the channel sum in
+float32. The transforms here are plain matrix products; the kernel's factored 1-D transforms round
+in another order, so its error is of the same size, not the same digits. Inputs are uniform in [-1, 1], weights uniform in +-1/sqrt(9 C) (the scale of the models'
 convs). It prints the largest |error| of one output tile over `trials` random tiles.
 
 What it is for: the choice of points in conv_winograd.cpp (0, 1, -1, 1/2, -2 halve F(4x4, 3x3)'s error
@@ -90,9 +91,9 @@ def fp32_error(at, g, bt, m, channels, trials):
         u = np.einsum("ak,ckl,bl->cab", g64, w, g64).astype(np.float32)
         acc = np.zeros((a, a), np.float32)
         for c in range(channels):
-            v = (bt32 @ d[c]).astype(np.float32) @ bt32.T  # float32 products and sums
-            acc = (acc + u[c] * v.astype(np.float32)).astype(np.float32)
-        y = (at32 @ acc).astype(np.float32) @ at32.T
+            v = bt32 @ d[c] @ bt32.T  # float32 operands: float32 products and sums
+            acc += u[c] * v
+        y = at32 @ acc @ at32.T
         worst = max(worst, float(np.abs(y.astype(np.float64) - ref).max()))
     return worst
 
