@@ -602,7 +602,11 @@ def main():
                     help=f"comma-separated frame sizes from {','.join(FULL_SIZES)} at which to also time the models "
                          "(180x320: ~1 min per call and side; 360x640: ~4x that)")
     ap.add_argument("--full-size", action="store_true", help="same as --sizes 180x320")
+    ap.add_argument("--matmul-precision", choices=["highest", "high"], default="highest",
+                    help="vrestore's float32 matmul precision (VRESTORE_FLOAT32_MATMUL_PRECISION): high lets it use "
+                         "AMX-BF16 bf16x3 products where the CPU has them; PyTorch stays at its fp32 default")
     args = ap.parse_args()
+    os.environ["VRESTORE_FLOAT32_MATMUL_PRECISION"] = args.matmul_precision  # for the bench and the CLI
     sizes = [size for size in args.sizes.split(",") if size] or (["180x320"] if args.full_size else [])
     if not set(sizes) <= set(FULL_SIZES):
         sys.exit(f"unknown size(s) {sorted(set(sizes) - set(FULL_SIZES))}; choose from {FULL_SIZES}")
@@ -722,7 +726,7 @@ def main():
 
     print(f"\nthreads: {args.threads} (torch.set_num_threads / OMP_NUM_THREADS); median of {args.repetitions} "
           f"alternating repetitions of >= {args.min_time} s after warm-up; torch {torch.__version__}, "
-          f"torchvision {torchvision.__version__}")
+          f"torchvision {torchvision.__version__}; vrestore float32 matmul precision {args.matmul_precision}")
     header = f"{'case':40} {'torch ms':>10} {'ours ms':>10} {'torch GF/s':>10} {'ours GF/s':>10} {'ratio':>7}  " \
              f"{'target':20} result"
     print(header + "\n" + "-" * len(header))

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Guards the portable build (src/cpu/isa.h): in the library, only functions of the AVX2 and
-# AVX-512 kernel namespaces (vrestore::cpu::isa_avx2 / isa_avx512) may use instructions beyond
-# baseline x86-64. Any other function there (an inline function or template of the standard library or of
+# AVX-512 kernel namespaces (vrestore::cpu::isa_avx2 / isa_avx512) and of the AMX products
+# (vrestore::cpu::amx, src/cpu/amx_bf16.cpp, called only after amx::available()) may use
+# instructions beyond baseline x86-64. Any other function there (an inline function or template of the standard library or of
 # core/, emitted as a weak symbol) could be the copy the linker keeps for the whole program, and
 # would then crash a CPU without that level. This happens when such a header is first included
 # after cpu/isa.h.
@@ -25,7 +26,7 @@ for object in "$@"; do
           op ~ /^(p(min|max)(sb|sd|uw|ud)|pextr[bdq]|pinsr[bdq]|h(add|sub)p[sd]|movs[hl]dup|movddup|lddqu|palignr)$/ ||
           op ~ /^(pabs[bdw]|pcmpeqq|pcmpgtq|packusdw|pmov[sz]x[bwd][wdq]|crc32[bwlq]?)$/)
         print name
-    }' | sort -u | grep -v -E 'vrestore::cpu::isa_(avx2|avx512)::' || true)
+    }' | sort -u | grep -v -E 'vrestore::cpu::(isa_(avx2|avx512)|amx)::' || true)
   if [ -n "$offenders" ]; then
     echo "FAIL $object: functions outside its ISA namespace use instructions beyond baseline x86-64:"
     echo "$offenders" | sed 's/^/  /'

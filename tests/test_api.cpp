@@ -90,3 +90,17 @@ TEST_CASE("C API: load, restore, errors as status + message", "[api]") {
   CHECK(vrestore_restore(m, nullptr, 5, 32, 32, out.data(), nullptr, nullptr) == VRESTORE_ERROR);
   vrestore_model_free(m);
 }
+
+TEST_CASE("float32 matmul precision: set and read back; the C call refuses unknown values", "[api]") {
+  const MatmulPrecision saved = float32_matmul_precision();
+  set_float32_matmul_precision(MatmulPrecision::High);
+  CHECK(float32_matmul_precision() == MatmulPrecision::High);
+  REQUIRE(vrestore_set_float32_matmul_precision(VRESTORE_MATMUL_PRECISION_HIGHEST) == VRESTORE_OK);
+  CHECK(float32_matmul_precision() == MatmulPrecision::Highest);
+  CHECK(vrestore_set_float32_matmul_precision(static_cast<vrestore_matmul_precision>(7)) == VRESTORE_ERROR);
+  CHECK_THAT(vrestore_last_error(), Contains("precision is 7, expected VRESTORE_MATMUL_PRECISION_HIGHEST"));
+  CHECK(float32_matmul_precision() == MatmulPrecision::Highest);  // unchanged by the refused call
+  CHECK_THROWS_WITH(set_float32_matmul_precision(static_cast<MatmulPrecision>(5)),
+                    Contains("set_float32_matmul_precision: unknown precision 5"));
+  set_float32_matmul_precision(saved);
+}

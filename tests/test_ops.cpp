@@ -8,8 +8,11 @@
 #include <string>
 #include <vector>
 
+#include "core/matmul_precision.h"
 #include "core/ops.h"
+#include "cpu/amx_bf16.h"
 #include "cpu/conv_winograd.h"
+#include "cpu/dispatch.h"
 #include "cpu/weight_cache.h"
 #include "support/checks.h"
 #include "support/fixtures.h"
@@ -17,7 +20,11 @@
 
 using vrestore::Shape;
 using vrestore::Tensor;
+using vrestore::HighestMatmulPrecision;
+using vrestore::MatmulPrecision;
 using vrestore::ops::Activation;
+using vrestore::float32_matmul_precision;
+using vrestore::set_float32_matmul_precision;
 using Catch::Matchers::Contains;
 namespace ops = vrestore::ops;
 namespace cpu = vrestore::cpu;
@@ -283,6 +290,53 @@ TEST_CASE("conv2d 3x3 by Winograd F(4x4, 3x3) matches a direct convolution on aw
       for (int64_t i = 0; i < ref.numel(); ++i) ref_sum.data()[i] = ref.data()[i] + residual.data()[i];
       check_close("conv2d + residual " + what, ops::conv2d(x, w, &b, p, &residual), ref_sum);
     }
+  }
+}
+
+TEST_CASE("conv2d 3x3 at float32 matmul precision High: AMX bf16x3 products within their error bound", "[ops]") {
+  if (!cpu::amx::available() || cpu::active_isa() != cpu::Isa::Avx512) {
+    WARN("this CPU (or its OS) runs no AMX-BF16, or the AVX-512 level is not in use: High computes as Highest here");
+    return;
+  }
+  struct RestorePrecision {
+    MatmulPrecision saved = float32_matmul_precision();
+    ~RestorePrecision() { set_float32_matmul_precision(saved); }
+  } restore;
+  // Each fp32 operand becomes hi + lo bf16 (2^-17 of it is lost) and lo * lo is dropped: ~1e-5 of
+  // each product; the F(4x4) transforms (coefficients up to 8) amplify that in the output. Bound:
+  // 1e-4 of the output's largest magnitude (measured 3.6e-5 to 4.6e-5 on these shapes).
+  constexpr double kBf16x3Scale = 1e-4;
+  struct Case {
+    Shape x;
+    int64_t out_channels;
+  };
+  int index = 0;
+  for (const Case& c : {Case{{1, 64, 64, 64}, 64}, Case{{1, 67, 20, 33}, 64}, Case{{2, 13, 37, 53}, 19}}) {
+    const unsigned seed = 1300 + index++ * 7;
+    const Tensor x = random_tensor(c.x, seed);
+    const float scale = 1.0f / std::sqrt(static_cast<float>(c.x[1] * 9));
+    const Tensor w = random_tensor({c.out_channels, c.x[1], 3, 3}, seed + 1, -scale, scale);
+    const Tensor b = random_tensor({c.out_channels}, seed + 2);
+    ops::Conv2dParams p;
+    p.padding = 1;
+    p.activation = Activation::LeakyReLU;
+    const Tensor ref = naive_conv2d(x, w, &b, 1, 1, 1, 1, p.activation);
+    set_float32_matmul_precision(MatmulPrecision::Highest);
+    const Tensor fp32 = ops::conv2d(x, w, &b, p);
+    set_float32_matmul_precision(MatmulPrecision::High);
+    const Tensor bf16x3 = ops::conv2d(x, w, &b, p);
+    Tensor capped;
+    {
+      const HighestMatmulPrecision scope;  // what VRT does: fp32 products at any setting
+      capped = ops::conv2d(x, w, &b, p);
+    }
+    const test::Diff d = test::compare(bf16x3, ref);
+    std::printf("  bf16x3 conv2d %-28s max|diff| = %.3g (max|ref| = %.3g, %.2g of it)\n", x.shape_str().c_str(),
+                d.max_abs, d.ref_abs_max, d.max_abs / d.ref_abs_max);
+    INFO("x " << x.shape_str() << " -> " << c.out_channels << " channels");
+    CHECK(d.max_abs <= kBf16x3Scale * d.ref_abs_max);
+    CHECK(test::compare(bf16x3, fp32).max_abs > 0.0);   // the tile unit did compute it
+    CHECK(test::compare(capped, fp32).max_abs == 0.0);  // and the scope keeps the fp32 products
   }
 }
 

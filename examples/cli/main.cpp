@@ -22,7 +22,7 @@ namespace vrestore::cli {
 const std::vector<OptionSpec> kRunOptions = {
     {"weights", 1, "m"}, {"input", 1, "i"},   {"output", 1, "o"},       {"device", 1},
     {"precision", 1},    {"device-index", 1}, {"threads", 1},           {"allow-non-finite", 0},
-    {"stats", 0}};
+    {"stats", 0},        {"matmul-precision", 1}};
 const std::vector<OptionSpec> kRestoreOptions = {
     {"weights", 1, "m"},           {"input", 1, "i"},         {"output", 1, "o"},
     {"device", 1},                 {"precision", 1},          {"tile", 2},
@@ -31,7 +31,7 @@ const std::vector<OptionSpec> kRestoreOptions = {
     {"lookahead-frames", 1, nullptr, "lookahead"},            {"independent-chunks", 1},
     {"threads", 1},                {"quiet", 0, "q"},         {"crf", 1},
     {"codec", 1},                  {"scale", 1},              {"allow-non-finite", 0},
-    {"device-index", 1},           {"stats", 0}};
+    {"device-index", 1},           {"stats", 0},              {"matmul-precision", 1}};
 
 namespace {
 
@@ -40,7 +40,8 @@ const char* kUsage =
     "  vrestore restore -i INPUT -o OUTPUT [-m MODEL.safetensors] [--device cpu|cuda] [--precision f32|f16]\n"
     "                   [--device-index N] [--scale N] [--tile H W] [--tile-frames T] [--tile-overlap P]\n"
     "                   [--tile-overlap-frames P] [--memory-budget SIZE] [--chunk N] [--lookahead L]\n"
-    "                   [--threads N] [--crf N] [--codec NAME] [--quiet] [--stats]\n"
+    "                   [--threads N] [--matmul-precision highest|high] [--crf N] [--codec NAME] [--quiet]\n"
+    "                   [--stats]\n"
     "      restores a video file or a folder of PNG frames into a video file or PNG folder: one output\n"
     "      frame per input frame, at the input's frame rate (an input with gaps in its timestamps keeps\n"
     "      each frame's time), with its rotation (MP4/MOV) and its audio (copied, else re-encoded to\n"
@@ -54,7 +55,7 @@ const char* kUsage =
     "      restores the clip in tensor 'input' ((T,3,H,W) or (1,T,3,H,W)) into tensor 'output'\n"
     "  vrestore run     --weights W.safetensors --input IN.safetensors --output OUT.safetensors\n"
     "                   [--device cpu|cuda] [--precision f32|f16] [--device-index N] [--threads N]\n"
-    "                   [--allow-non-finite] [--stats]\n"
+    "                   [--matmul-precision highest|high] [--allow-non-finite] [--stats]\n"
     "      applies the network's forward once to tensor 'input', writes tensor 'output'\n"
     "  vrestore info    W.safetensors\n"
     "      prints architecture, config and the tensor table\n"
@@ -78,6 +79,10 @@ const char* kUsage =
     "                         (10^3, 10^6, 10^9) or KiB, MiB, GiB (2^10, 2^20, 2^30) (default 8GiB)\n"
     "                         these five apply to VRT only (docs/tiling.md); other models refuse them\n"
     "  --threads N            CPU threads, 1 to 1024 (default: OpenMP's, e.g. OMP_NUM_THREADS)\n"
+    "  --matmul-precision highest|high  high: on a CPU with AMX-BF16, EDVR's and (Real)BasicVSR's 3x3\n"
+    "                         convolutions use bf16x3 products (~1e-5 of upstream instead of ~1e-6;\n"
+    "                         docs/embedding.md); elsewhere the same as highest, fp32 (default: highest,\n"
+    "                         or $VRESTORE_FLOAT32_MATMUL_PRECISION)\n"
     "  --chunk N              (--chunk-frames) frames per chunk, >= 1 (default 32)\n"
     "  --lookahead L          (--lookahead-frames) look-ahead beyond each chunk, >= 0 (default 16)\n"
     "  --independent-chunks 0|1  upstream's max_seq_len mode: chunks without shared state (default 0)\n"

@@ -101,8 +101,17 @@ std::string describe(const ModelOptions& m) {
   return concat("cuda:", m.device_index, m.precision == DType::F16 ? " f16" : " f32");
 }
 
-void apply_threads(const Options& opts) {
+void apply_process_settings(const Options& opts) {
   if (opts.has("threads")) set_num_threads(static_cast<int>(opts.integer("threads", 0, 1, kMaxThreads)));
+  if (opts.has("matmul-precision")) {
+    const std::string precision = opts.required("matmul-precision");
+    if (precision == "highest")
+      set_float32_matmul_precision(MatmulPrecision::Highest);
+    else if (precision == "high")
+      set_float32_matmul_precision(MatmulPrecision::High);
+    else
+      throw UsageError("--matmul-precision must be highest or high, got '" + precision + "'");
+  }
 }
 
 bool ends_with_nocase(const std::string& path, const std::string& suffix) {

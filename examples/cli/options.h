@@ -64,8 +64,8 @@ ModelOptions parse_model_options(const Options& opts);
 // "cpu" / "cuda:0 f16" for messages.
 std::string describe(const ModelOptions& options);
 
-// --threads N applied to the library (when given).
-void apply_threads(const Options& opts);
+// --threads N and --matmul-precision highest|high applied to the library (when given).
+void apply_process_settings(const Options& opts);
 
 // Whether `path` ends with `suffix`, ignoring ASCII case.
 bool ends_with_nocase(const std::string& path, const std::string& suffix);

@@ -45,7 +45,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }  // namespace
 
 int cmd_run(const Options& opts) {
-  apply_threads(opts);
+  apply_process_settings(opts);
   const std::string weights = opts.required("weights"), input = opts.required("input"), output = opts.required("output");
   const ModelOptions model_options = parse_model_options(opts);
   check_output_is_not_an_input(output, weights, input);
@@ -71,7 +71,7 @@ int cmd_run(const Options& opts) {
 }
 
 int cmd_restore(const Options& opts) {
-  apply_threads(opts);
+  apply_process_settings(opts);
   // Usage mistakes first, before the default model is looked up.
   const bool tensor_in = ends_with_nocase(opts.required("input"), ".safetensors");
   const bool tensor_out = ends_with_nocase(opts.required("output"), ".safetensors");

@@ -59,6 +59,8 @@ typedef enum { VRESTORE_LAYOUT_PLANAR = 0, VRESTORE_LAYOUT_INTERLEAVED = 1 } vre
 /* Where the pixel buffers of vrestore_restore_clip are: host memory, or the CUDA device the model
  * was loaded on (device pointers, e.g. an engine's frames; they never pass through the host). */
 typedef enum { VRESTORE_MEMORY_HOST = 0, VRESTORE_MEMORY_DEVICE = 1 } vrestore_memory;
+/* How the CPU backend may compute fp32 matrix products (vrestore::MatmulPrecision, vrestore.h). */
+typedef enum { VRESTORE_MATMUL_PRECISION_HIGHEST = 0, VRESTORE_MATMUL_PRECISION_HIGH = 1 } vrestore_matmul_precision;
 
 /* Called after each output frame with (frames done, total); total is -1 in a stream (the length
  * is not known). Return 0 to cancel. Runs on the calling thread for vrestore_restore*, on the
@@ -99,6 +101,14 @@ vrestore_status vrestore_model_load_with_options(const char* path, const vrestor
 /* The same with default options on `device`. */
 vrestore_status vrestore_model_load(const char* path, vrestore_device device, vrestore_model** out);
 void vrestore_model_free(vrestore_model* model);
+
+/* Process-wide, for every later call from any thread: HIGHEST (the default) computes in fp32; HIGH
+ * lets the 3x3 convolutions of EDVR, BasicVSR and RealBasicVSR use the AMX-BF16 unit where the CPU
+ * has one, each fp32 value as the sum of two bf16 ("bf16x3": ~1e-5 of each product instead of
+ * 6e-8; the models' golden cases still pass). Elsewhere HIGH computes as HIGHEST. Until this is
+ * called, the environment variable VRESTORE_FLOAT32_MATMUL_PRECISION=highest|high decides.
+ * VRESTORE_ERROR for another value. */
+vrestore_status vrestore_set_float32_matmul_precision(vrestore_matmul_precision precision);
 
 /* Device memory of a CUDA model in bytes (all 0 on the CPU): weights uploaded at load, held now,
  * and the most held at once since load. Any pointer may be NULL. */

@@ -372,6 +372,16 @@ vrestore_status vrestore_model_load(const char* path, vrestore_device device, vr
 
 void vrestore_model_free(vrestore_model* model) { delete model; }
 
+vrestore_status vrestore_set_float32_matmul_precision(vrestore_matmul_precision precision) {
+  return guarded([&] {
+    const int value = enum_value(precision);
+    if (value != VRESTORE_MATMUL_PRECISION_HIGHEST && value != VRESTORE_MATMUL_PRECISION_HIGH)
+      throw vrestore::Error(vrestore::concat("vrestore_set_float32_matmul_precision: precision is ", value,
+                                             ", expected VRESTORE_MATMUL_PRECISION_HIGHEST (0) or _HIGH (1)"));
+    vrestore::set_float32_matmul_precision(static_cast<vrestore::MatmulPrecision>(value));
+  });
+}
+
 vrestore_status vrestore_model_device_memory(const vrestore_model* model, size_t* weights_bytes, size_t* current_bytes,
                                              size_t* peak_bytes) {
   return guarded([&] {

@@ -13,6 +13,11 @@
 // Moving between pixels and tiles needs stride-4 de-interleaving of an input row (lane t of tap k is
 // row[4t + k]) and the inverse interleave on output; both are two levels of two-source shuffles.
 //
+// At float32 matmul precision High on a CPU with AMX-BF16 (AVX-512 level only), the GEMMs run on
+// the tile unit as bf16x3 products (amx_bf16.h): the weights are split once into bf16 hi/lo, the
+// input transform writes V split too (SplitPanel; no fp32 V), and one chunk of 16 output channels
+// of one block is one row of three C tiles.
+//
 // Compiled once per ISA level into vrestore::cpu::VRESTORE_ISA_NS (isa.h); cpu::winograd_conv3x3
 // (dispatch.cpp) calls the level in use.
 #include "cpu/conv_winograd.h"
@@ -22,9 +27,12 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <utility>
 #include <vector>
 
+#include "core/matmul_precision.h"
+#include "cpu/amx_bf16.h"
 #include "cpu/weight_cache.h"
 #include "cpu/isa.h"  // after every header above, before the kernel headers below
 #include "cpu/gemm.h"
@@ -264,10 +272,9 @@ size_t prepared_bytes(const WinogradWeights& w) {
   return bytes;
 }
 
-WinogradWeights transform_weights(const float* weight, int64_t cout, int64_t cin) {
-  WinogradWeights u;
-  u.positions.reserve(kPositions);
-  for (int p = 0; p < kPositions; ++p) u.positions.push_back(allocate_packed(cout, cin));
+// Calls store(position, o, c, U[position][o][c]) with each transformed weight, exact in double.
+template <class Store>
+void transform_weights(const float* weight, int64_t cout, int64_t cin, Store&& store) {
 #pragma omp parallel for schedule(static) if (cout * cin > 4096)
   for (int64_t o = 0; o < cout; ++o) {
     for (int64_t c = 0; c < cin; ++c) {
@@ -276,13 +283,43 @@ WinogradWeights transform_weights(const float* weight, int64_t cout, int64_t cin
       for (int a = 0; a < 6; ++a)
         for (int j = 0; j < 3; ++j) t[a][j] = kG[a][0] * g[j] + kG[a][1] * g[3 + j] + kG[a][2] * g[6 + j];
       for (int a = 0; a < 6; ++a)
-        for (int b = 0; b < 6; ++b)
-          u.positions[static_cast<size_t>(a * 6 + b)].at(o, c) =
-              static_cast<float>(t[a][0] * kG[b][0] + t[a][1] * kG[b][1] + t[a][2] * kG[b][2]);
+        for (int b = 0; b < 6; ++b) store(a * 6 + b, o, c, t[a][0] * kG[b][0] + t[a][1] * kG[b][1] + t[a][2] * kG[b][2]);
     }
   }
+}
+
+WinogradWeights transform_weights(const float* weight, int64_t cout, int64_t cin) {
+  WinogradWeights u;
+  u.positions.reserve(kPositions);
+  for (int p = 0; p < kPositions; ++p) u.positions.push_back(allocate_packed(cout, cin));
+  transform_weights(weight, cout, cin, [&](int p, int64_t o, int64_t c, double x) {
+    u.positions[static_cast<size_t>(p)].at(o, c) = static_cast<float>(x);
+  });
   return u;
 }
+
+#if VRESTORE_ISA_AVX512
+// The same, split for the AMX bf16x3 products (amx_bf16.h); one (Cout x Cin) matrix per position.
+struct SplitWinogradWeights {
+  std::vector<amx::SplitRows> positions;  // kPositions
+};
+
+size_t prepared_bytes(const SplitWinogradWeights& w) {
+  size_t bytes = 0;
+  for (const amx::SplitRows& p : w.positions) bytes += amx::prepared_bytes(p);
+  return bytes;
+}
+
+SplitWinogradWeights split_transform_weights(const float* weight, int64_t cout, int64_t cin) {
+  SplitWinogradWeights u;
+  u.positions.reserve(kPositions);
+  for (int p = 0; p < kPositions; ++p) u.positions.push_back(amx::allocate_split_rows(cout, cin));
+  transform_weights(weight, cout, cin, [&](int p, int64_t o, int64_t c, double x) {
+    amx::set(u.positions[static_cast<size_t>(p)], o, c, x);
+  });
+  return u;
+}
+#endif
 
 // ---- transforms of one block ---------------------------------------------------------------------
 
@@ -310,7 +347,69 @@ inline int live_places(const Grid& g, int64_t col0, VecPlace (&at)[kPanelVecs]) 
   return live;
 }
 
-void input_transform(const float* x_n, const WinogradShape& s, const Grid& g, int64_t col0, float* v) {
+// Where input_transform puts channel c's transformed points: V above, fp32.
+class Fp32Panel {
+ public:
+  static constexpr int kChannels = 1;  // put() takes one channel's vector
+  explicit Fp32Panel(float* v) : v_(v) {}
+  // Where the row pass parks channel c's vector vec's 36 points, kPanelWidth apart (in place: V itself).
+  float* park(int64_t c, int vec) const { return v_ + c * kPositions * kPanelWidth + vec * L; }
+  void put(int64_t c, int vec, int pos, const Vec t[kChannels]) const { store(park(c, vec) + pos * kPanelWidth, t[0]); }
+
+ private:
+  float* v_;
+};
+
+#if VRESTORE_ISA_AVX512
+// The same points split for the tile unit (amx_bf16.h): position pos of the panel at
+// hi/lo + pos * elements, in amx::split_panel_offset's layout. A vector of L = kTileCols tiles is
+// one column tile, its lanes are the columns, and a tile row holds the (k, k + 1) pairs of its 16
+// columns: so the vectors of channels c and c + 1 (c even) make one 64-byte row each of hi and lo,
+// c in the low and c + 1 in the high 16 bits of each 32-bit lane. No shuffle.
+class SplitPanel {
+ public:
+  static constexpr int kChannels = 2;  // put() takes an even channel's vector and the next one's
+  SplitPanel(uint16_t* hi, uint16_t* lo, int64_t padded_depth, float* park)
+      : hi_(hi), lo_(lo), padded_depth_(padded_depth), elements_(amx::split_panel_elements(padded_depth)),
+        park_(park) {}
+  int64_t padded_depth() const { return padded_depth_; }
+  float* park(int64_t c, int vec) const { return park_ + (c & 1) * kPositions * kPanelWidth + vec * L; }
+  // (VCVTNE2PS2BF16 rounds to nearest even and keeps NaNs; it needs AVX512-BF16, which every CPU
+  // with AMX-BF16 has: see input_transform's split overload.)
+  [[gnu::target("avx512bf16")]] void put(int64_t c, int vec, int pos, const Vec t[kChannels]) const {
+    const Bits hi = pairs(_mm512_cvtne2ps_pbh(reinterpret_cast<__m512>(t[1]), reinterpret_cast<__m512>(t[0])));
+    // hi as fp32: channel c's in the low 16 bits of each lane, c + 1's in the high ones.
+    const Vec lo0 = t[0] - reinterpret_cast<Vec>(hi << 16), lo1 = t[1] - reinterpret_cast<Vec>(hi & 0xffff0000u);
+    const Bits lo = pairs(_mm512_cvtne2ps_pbh(reinterpret_cast<__m512>(lo1), reinterpret_cast<__m512>(lo0)));
+    const size_t at = pos * elements_ + amx::split_panel_offset(c, vec);
+    *reinterpret_cast<Bits*>(hi_ + at) = hi;
+    *reinterpret_cast<Bits*>(lo_ + at) = lo;
+  }
+
+ private:
+  typedef uint32_t Bits __attribute__((vector_size(sizeof(Vec)), aligned(alignof(float))));
+  // 16 bf16 of channel c then 16 of c + 1 -> the 16 (c, c + 1) pairs, one per 32-bit lane.
+  static Bits pairs(__m512bh packed) {
+    typedef uint16_t Halves __attribute__((vector_size(sizeof(Vec))));
+    const Halves h = reinterpret_cast<Halves>(packed);
+    return reinterpret_cast<Bits>(__builtin_shufflevector(h, h, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7,
+                                                          23, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30,
+                                                          15, 31));
+  }
+
+  uint16_t* hi_;
+  uint16_t* lo_;
+  int64_t padded_depth_;
+  size_t elements_;
+  float* park_;
+};
+#endif
+
+// The input transform of the block at col0, every input channel, into `panel` (Fp32Panel or
+// SplitPanel).
+template <class Panel>
+[[gnu::always_inline]] inline void input_transform_body(const float* x_n, const WinogradShape& s, const Grid& g,
+                                                        int64_t col0, const Panel& panel) {
   const int64_t plane = s.height * s.width;
   // Where each vector of the block reads, the same for every channel: worked out once per block.
   VecPlace at[kPanelVecs];
@@ -321,37 +420,62 @@ void input_transform(const float* x_n, const WinogradShape& s, const Grid& g, in
     y0[vec] = at[vec].ty * kTile - s.pad_h;
     segment[vec] = SegmentLoader(at[vec].tx0 * kTile - s.pad_w, s.width);
   }
-  // Channel by channel, so that the block's rows of one channel (adjacent in memory) are read together.
-  for (int64_t c = 0; c < s.in_channels; ++c) {
-    const float* x_c = x_n + c * plane;
-    float* v_c = v + c * kPositions * kPanelWidth;
+  // Channel by channel (Panel::kChannels at a time), so that the block's rows of one channel
+  // (adjacent in memory) are read together. Channels past in_channels in the last group are zero.
+  constexpr int kGroup = Panel::kChannels;
+  for (int64_t c = 0; c < s.in_channels; c += kGroup) {
+    const int group = static_cast<int>(std::min<int64_t>(kGroup, s.in_channels - c));
     for (int vec = 0; vec < live; ++vec) {
-      float* v_vec = v_c + vec * L;
-      // Rows first: u = row i's x-transformed points, parked at position (i, j) of V. Then columns,
-      // in place: column j's six parked rows become positions (a, j). (As fast as a 6x6 array of
-      // vectors, which GCC spills to the stack on AVX2 anyway; here the round trip through L1 is
-      // explicit and both passes are plain loops.)
-      for (int i = 0; i < kAlpha; ++i) {
-        const int64_t y = y0[vec] + i;
-        Vec u[6] = {};
-        if (y >= 0 && y < s.height) {
-          Vec d[6];
-          deinterleave6(segment[vec].load(x_c + y * s.width), d);
-          input_1d(d, u);
+      // Rows first: u = row i's x-transformed points, parked at position (i, j). Then columns: column
+      // j's six parked rows become positions (a, j). (As fast as a 6x6 array of vectors, which GCC
+      // spills to the stack on AVX2 anyway; here the round trip through L1 is explicit and both
+      // passes are plain loops.)
+      for (int q = 0; q < group; ++q) {
+        const float* x_c = x_n + (c + q) * plane;
+        float* parked = panel.park(c + q, vec);
+        for (int i = 0; i < kAlpha; ++i) {
+          const int64_t y = y0[vec] + i;
+          Vec u[6] = {};
+          if (y >= 0 && y < s.height) {
+            Vec d[6];
+            deinterleave6(segment[vec].load(x_c + y * s.width), d);
+            input_1d(d, u);
+          }
+          for (int j = 0; j < kAlpha; ++j) store(parked + (i * 6 + j) * kPanelWidth, u[j]);
         }
-        for (int j = 0; j < kAlpha; ++j) store(v_vec + (i * 6 + j) * kPanelWidth, u[j]);
       }
       for (int j = 0; j < kAlpha; ++j) {
-        Vec col_j[6], t[6];
-        for (int i = 0; i < kAlpha; ++i) col_j[i] = load(v_vec + (i * 6 + j) * kPanelWidth);
-        input_1d(col_j, t);
-        for (int a = 0; a < kAlpha; ++a) store(v_vec + (a * 6 + j) * kPanelWidth, t[a]);
+        Vec t[6][kGroup] = {};
+        for (int q = 0; q < group; ++q) {
+          const float* parked = panel.park(c + q, vec);
+          Vec col_j[6], tq[6];
+          for (int i = 0; i < kAlpha; ++i) col_j[i] = load(parked + (i * 6 + j) * kPanelWidth);
+          input_1d(col_j, tq);
+          for (int a = 0; a < kAlpha; ++a) t[a][q] = tq[a];
+        }
+        for (int a = 0; a < kAlpha; ++a) panel.put(c, vec, a * 6 + j, t[a]);
       }
     }
+    const Vec zeros[kGroup] = {};
     for (int vec = live; vec < kPanelVecs; ++vec)
-      for (int p = 0; p < kPositions; ++p) store(v_c + vec * L + p * kPanelWidth, Vec{});
+      for (int p = 0; p < kPositions; ++p) panel.put(c, vec, p, zeros);
   }
 }
+
+void input_transform(const float* x_n, const WinogradShape& s, const Grid& g, int64_t col0, const Fp32Panel& panel) {
+  input_transform_body(x_n, s, g, col0, panel);
+}
+#if VRESTORE_ISA_AVX512
+[[gnu::target("avx512bf16")]] void input_transform(const float* x_n, const WinogradShape& s, const Grid& g,
+                                                   int64_t col0, const SplitPanel& panel) {
+  input_transform_body(x_n, s, g, col0, panel);
+  // The depth is padded to whole tiles with zero channels.
+  const Vec zeros[SplitPanel::kChannels] = {};
+  for (int64_t c = (s.in_channels + 1) / 2 * 2; c < panel.padded_depth(); c += 2)
+    for (int vec = 0; vec < kPanelVecs; ++vec)
+      for (int p = 0; p < kPositions; ++p) panel.put(c, vec, p, zeros);
+}
+#endif
 
 // Output channels [r0, r0 + rows) of the block at col0 from M[r][pos][j] (the layout of V), + bias,
 // activated, + the residual (laid out as the output) if not null; whole aligned vectors of output by
@@ -431,12 +555,58 @@ bool winograd_worthwhile(const WinogradShape& s) {
   return s.in_channels >= 8 && s.out_channels >= 8 && tiles >= 32 && 3 * tiles >= columns;
 }
 
+namespace {
+
+// The 36 GEMMs of one block for output channels [r0, r0 + rows): M = U . V.
+void position_gemms(const WinogradWeights& u, const float* v, int64_t in_channels, int64_t r0, int64_t rows, float* m) {
+  for (int p = 0; p < kPositions; ++p) {
+    const PackedWeights& w = u.positions[static_cast<size_t>(p)];
+    const float* v_p = v + p * kPanelWidth;
+    float* m_p = m + p * kPanelWidth;
+    for (int64_t rb = 0; rb < rows; rb += kRowBlock) {
+      const int nr = static_cast<int>(std::min<int64_t>(kRowBlock, rows - rb));
+      kPanelKernels[static_cast<size_t>(nr - 1)](w.block((r0 + rb) / kRowBlock), v_p, nullptr,
+                                                 kPositions * kPanelWidth, in_channels, nullptr,
+                                                 ops::Activation::None, m_p + rb * kPositions * kPanelWidth,
+                                                 kPositions * kPanelWidth, kPanelWidth);
+    }
+  }
+}
+
+#if VRESTORE_ISA_AVX512
+static_assert(kChunkRows == amx::kTileRows && kPanelWidth == amx::kPanelCols,
+              "one chunk of one block is one row of AMX tiles");
+
+// The same on the AMX tile unit (bf16x3): v_hi / v_lo hold each position's panel as SplitPanel
+// wrote it, split_elements apart. Writes kChunkRows rows of M (zero past Cout).
+void split_position_gemms(const SplitWinogradWeights& u, const uint16_t* v_hi, const uint16_t* v_lo,
+                          size_t split_elements, int64_t r0, float* m) {
+  for (int p = 0; p < kPositions; ++p)
+    amx::gemm_panel(u.positions[static_cast<size_t>(p)], r0, v_hi + p * split_elements, v_lo + p * split_elements,
+                    m + p * kPanelWidth, kPositions * kPanelWidth);
+}
+#endif
+
+}  // namespace
+
 void winograd_conv3x3(const float* x, const float* weight, const float* bias, ops::Activation act,
                       const float* residual, const WinogradShape& s, float* out) {
   const Grid g = make_grid(s);
-  const std::shared_ptr<const WinogradWeights> u = cached_weights<WinogradWeights>(
-      weight, s.out_channels * s.in_channels * 9, WeightPrep::Winograd4x4, s.out_channels, s.in_channels,
-      [&] { return transform_weights(weight, s.out_channels, s.in_channels); });
+  const int64_t weight_count = s.out_channels * s.in_channels * 9;
+#if VRESTORE_ISA_AVX512
+  std::shared_ptr<const SplitWinogradWeights> split;
+  if (effective_matmul_precision() == MatmulPrecision::High && amx::available())
+    split = cached_weights<SplitWinogradWeights>(
+        weight, weight_count, WeightPrep::Winograd4x4Bf16x3, s.out_channels, s.in_channels,
+        [&] { return split_transform_weights(weight, s.out_channels, s.in_channels); });
+  const size_t split_elements = split ? amx::split_panel_elements(split->positions[0].padded_depth) : 0;
+#else
+  constexpr bool split = false;
+#endif
+  std::shared_ptr<const WinogradWeights> u;
+  if (!split)
+    u = cached_weights<WinogradWeights>(weight, weight_count, WeightPrep::Winograd4x4, s.out_channels, s.in_channels,
+                                        [&] { return transform_weights(weight, s.out_channels, s.in_channels); });
   const int64_t blocks = (g.columns() + kPanelWidth - 1) / kPanelWidth;
   const int64_t units = s.batch * blocks;
   const int64_t in_image = s.in_channels * s.height * s.width, out_image = s.out_channels * s.out_h * s.out_w;
@@ -449,27 +619,36 @@ void winograd_conv3x3(const float* x, const float* weight, const float* bias, op
   for (int64_t unit = 0; unit < units; ++unit) {
     const int64_t n = unit / blocks, col0 = (unit % blocks) * kPanelWidth;
     thread_local AlignedFloats v_storage, m_storage;
-    v_storage.resize(static_cast<size_t>(kPositions * s.in_channels * kPanelWidth));
+    // (Split for the tile unit, V is only the row pass's parking place: two channels' points.)
+    v_storage.resize(static_cast<size_t>(kPositions * (split ? 2 : s.in_channels) * kPanelWidth));
     m_storage.resize(static_cast<size_t>(kPositions * kChunkRows * kPanelWidth));
     float* v = v_storage.data();
     float* m = m_storage.data();
-    input_transform(x + n * in_image, s, g, col0, v);
+#if VRESTORE_ISA_AVX512
+    // On the tile unit the transform writes each position's panel split (amx_bf16.h); the chunks of
+    // output channels below all read it.
+    thread_local AlignedFloats split_storage;  // hi, then lo (bf16 bits, two per float)
+    std::optional<amx::TileScope> tiles;
+    uint16_t *v_hi = nullptr, *v_lo = nullptr;
+    if (split) {
+      split_storage.resize(kPositions * split_elements);
+      v_hi = reinterpret_cast<uint16_t*>(split_storage.data());
+      v_lo = v_hi + kPositions * split_elements;
+      input_transform(x + n * in_image, s, g, col0, SplitPanel(v_hi, v_lo, split->positions[0].padded_depth, v));
+      tiles.emplace();
+    } else
+#endif
+      input_transform(x + n * in_image, s, g, col0, Fp32Panel(v));
     // Output channels in chunks, so that M (36 x chunk x panel) stays in L1/L2 between the GEMMs
     // that write it and the output transform that reads it.
     for (int64_t r0 = 0; r0 < s.out_channels; r0 += kChunkRows) {
       const int64_t rows = std::min(kChunkRows, s.out_channels - r0);
-      for (int p = 0; p < kPositions; ++p) {
-        const PackedWeights& w = u->positions[static_cast<size_t>(p)];
-        const float* v_p = v + p * kPanelWidth;
-        float* m_p = m + p * kPanelWidth;
-        for (int64_t rb = 0; rb < rows; rb += kRowBlock) {
-          const int nr = static_cast<int>(std::min<int64_t>(kRowBlock, rows - rb));
-          kPanelKernels[static_cast<size_t>(nr - 1)](w.block((r0 + rb) / kRowBlock), v_p, nullptr,
-                                                     kPositions * kPanelWidth, s.in_channels, nullptr,
-                                                     ops::Activation::None, m_p + rb * kPositions * kPanelWidth,
-                                                     kPositions * kPanelWidth, kPanelWidth);
-        }
-      }
+#if VRESTORE_ISA_AVX512
+      if (split)
+        split_position_gemms(*split, v_hi, v_lo, split_elements, r0, m);
+      else
+#endif
+        position_gemms(*u, v, s.in_channels, r0, rows, m);
       output_transform(m, rows, r0, s, g, col0, bias, act, residual ? residual + n * out_image : nullptr,
                        out + n * out_image, stream_out);
     }

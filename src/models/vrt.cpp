@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/check.h"
+#include "core/matmul_precision.h"
 #include "core/ops_vrt.h"
 
 namespace vrestore {
@@ -270,6 +271,10 @@ Tensor Vrt::forward(const Tensor& x, VrtTrace* trace) const {
            ", expected (N, T, ", cfg_.input_channels(), ", H, W)");
   VR_CHECK(x.size(3) % 8 == 0 && x.size(4) % 8 == 0 && x.size(3) > 0 && x.size(4) > 0, "VRT: input has shape ",
            x.shape_str(), ", expected H and W to be positive multiples of 8 (restore pads any size)");
+  // At MatmulPrecision::High the bf16x3 convolutions moved the golden cases' small VRT nets 2-3x
+  // beyond their tolerance (max |diff| 1.7e-3 to 3.2e-3 against 1e-3, mean 7e-5 against 2e-5), so
+  // VRT keeps its products in fp32 at every setting.
+  const HighestMatmulPrecision fp32_products;
   return cfg_.pa_frames ? forward_restoration(x, trace) : forward_interpolation(x, trace);
 }
 

@@ -59,16 +59,21 @@ check "--version names the version and CUDA's state" bash -c "'$cli' --version |
 printf 'not a safetensors file at all' > "$scratch/garbage.safetensors"
 expect_error 1 "header length .* exceeds the file" -- "$cli" info "$scratch/garbage.safetensors"
 
-# A good run matches upstream within 1e-4 (diff exits non-zero on NaN/Inf, so its status counts too).
-if "$cli" run --weights "$W" --input "$IO" --output "$OUT" 2>/dev/null; then
-  line=$("$cli" diff "$OUT:output" "$IO:expected"); rc=$?
-  echo "run edvr_x4_tsa vs upstream: $line"
-  max=$(printf '%s' "$line" | sed -E 's/.*max_abs ([^ ]+).*/\1/')
-  if [ "$rc" -eq 0 ] && awk -v m="$max" 'BEGIN { exit !(m <= 1e-4) }'; then passed=$((passed + 1)); else
-    echo "FAIL: diff exited $rc, max_abs $max (want <= 1e-4)"; failures=$((failures + 1)); fi
-else
-  echo "FAIL: vrestore run failed"; failures=$((failures + 1))
-fi
+# A good run matches upstream within 1e-4 (diff exits non-zero on NaN/Inf, so its status counts too),
+# also at --matmul-precision high (bf16x3 products where the CPU has AMX-BF16, else fp32 as well).
+for precision in highest high; do
+  if "$cli" run --weights "$W" --input "$IO" --output "$OUT" --matmul-precision $precision 2>/dev/null; then
+    line=$("$cli" diff "$OUT:output" "$IO:expected"); rc=$?
+    echo "run edvr_x4_tsa --matmul-precision $precision vs upstream: $line"
+    max=$(printf '%s' "$line" | sed -E 's/.*max_abs ([^ ]+).*/\1/')
+    if [ "$rc" -eq 0 ] && awk -v m="$max" 'BEGIN { exit !(m <= 1e-4) }'; then passed=$((passed + 1)); else
+      echo "FAIL: diff exited $rc, max_abs $max (want <= 1e-4)"; failures=$((failures + 1)); fi
+  else
+    echo "FAIL: vrestore run --matmul-precision $precision failed"; failures=$((failures + 1))
+  fi
+done
+expect_error 2 "--matmul-precision must be highest or high, got 'medium'" -- \
+  "$cli" run --weights "$W" --input "$IO" --output "$OUT" --matmul-precision medium
 if "$cli" info "$W" | grep -q "loads as basicsr.EDVR, scale 4"; then passed=$((passed + 1)); else
   echo "FAIL: info"; failures=$((failures + 1)); fi
 

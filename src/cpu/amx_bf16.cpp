@@ -1,0 +1,167 @@
+// The AMX-BF16 bf16x3 products (see amx_bf16.h). Compiled with the baseline flags like the rest of
+// the library; the functions below the target pragma use AVX-512 BF16 and the tile instructions and
+// are called only after available() said yes.
+#include "cpu/amx_bf16.h"
+
+#include <cpuid.h>
+#include <immintrin.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+namespace vrestore::cpu::amx {
+namespace {
+
+// Linux's arch_prctl request for permission to use a dynamically enabled XSAVE feature, and the
+// feature number of the tile data (asm/prctl.h, not shipped by every libc).
+constexpr int kArchReqXcompPerm = 0x1023;
+constexpr int kXfeatureXtileData = 18;
+
+bool cpu_and_os_support() {
+#if defined(__x86_64__)
+  unsigned eax, ebx, ecx, edx;
+  if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return false;
+  const bool amx_bf16 = (edx >> 22) & 1, amx_tile = (edx >> 24) & 1;
+  if (!amx_bf16 || !amx_tile) return false;
+  if (!__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) || !((eax >> 5) & 1)) return false;  // AVX512-BF16
+  if (!__builtin_cpu_supports("avx512bw") || !__builtin_cpu_supports("avx512vl")) return false;
+  // The OS must enable the tile state in XCR0 (bits 17 and 18)...
+  unsigned xcr0_lo, xcr0_hi;
+  __asm__("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+  if (((xcr0_lo >> 17) & 3) != 3) return false;
+  // ... and grant this process the tile data (Linux 5.16 and later; process-wide, once).
+  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtileData) == 0;
+#else
+  return false;
+#endif
+}
+
+// Round to nearest even (finite values; NaN stays NaN).
+uint16_t to_bf16(float f) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, sizeof bits);
+  if (std::isnan(f)) return static_cast<uint16_t>((bits >> 16) | 0x40);
+  bits += 0x7fff + ((bits >> 16) & 1);
+  return static_cast<uint16_t>(bits >> 16);
+}
+
+float from_bf16(uint16_t h) {
+  const uint32_t bits = static_cast<uint32_t>(h) << 16;
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
+
+// Tile configuration (palette 1): every tile kTileRows rows of 64 bytes.
+struct alignas(64) TileConfig {
+  uint8_t palette_id = 1;
+  uint8_t start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+};
+
+}  // namespace
+
+bool available() {
+  static const bool yes = cpu_and_os_support();
+  return yes;
+}
+
+SplitRows allocate_split_rows(int64_t rows, int64_t depth) {
+  SplitRows a;
+  a.rows = rows;
+  a.depth = depth;
+  a.padded_rows = round_up(std::max<int64_t>(rows, 1), kTileRows);
+  a.padded_depth = round_up(std::max<int64_t>(depth, 1), kTileDepth);
+  a.hi.assign(static_cast<size_t>(a.padded_rows * a.padded_depth), 0);
+  a.lo.assign(a.hi.size(), 0);
+  return a;
+}
+
+void set(SplitRows& a, int64_t row, int64_t k, double x) {
+  const uint16_t hi = to_bf16(static_cast<float>(x));
+  const size_t at = static_cast<size_t>(row * a.padded_depth + k);
+  a.hi[at] = hi;
+  a.lo[at] = to_bf16(static_cast<float>(x - static_cast<double>(from_bf16(hi))));
+}
+
+size_t prepared_bytes(const SplitRows& a) { return (a.hi.size() + a.lo.size()) * sizeof(uint16_t); }
+
+
+#if defined(__x86_64__)
+#pragma GCC push_options
+#pragma GCC target("amx-tile,amx-bf16")
+
+namespace {
+
+void configure_tiles() {
+  TileConfig config;
+  for (int t = 0; t < 8; ++t) {
+    config.rows[t] = kTileRows;
+    config.colsb[t] = 64;
+  }
+  // Not _tile_loadconfig: GCC 12's builtin does not tell the optimiser that it reads the
+  // configuration, which then drops the stores above (a tile instruction faults with SIGILL).
+  __asm__ volatile("ldtilecfg %0" : : "m"(config));
+}
+
+void release_tiles() { _tile_release(); }
+
+}  // namespace
+
+void gemm_panel(const SplitRows& a, int64_t r0, const uint16_t* b_hi, const uint16_t* b_lo, float* out,
+                int64_t out_row_stride) {
+  const uint16_t* a_hi = a.hi.data() + r0 * a.padded_depth;
+  const uint16_t* a_lo = a.lo.data() + r0 * a.padded_depth;
+  const int64_t a_stride = a.padded_depth * static_cast<int64_t>(sizeof(uint16_t));
+  constexpr int64_t kBTile = 16 * 32;  // bf16 per B tile
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  for (int64_t k = 0; k < a.padded_depth; k += kTileDepth) {
+    _tile_loadd(3, a_hi + k, a_stride);
+    _tile_loadd(4, a_lo + k, a_stride);
+    const uint16_t* bh = b_hi + (k / kTileDepth) * 3 * kBTile;
+    const uint16_t* bl = b_lo + (k / kTileDepth) * 3 * kBTile;
+    // hi * hi, then lo * hi, for the three column tiles in turn (consecutive products go to
+    // different accumulators, so that none waits for the previous one's result), then hi * lo.
+    // (Macros: the tile numbers must be literals in the instructions.)
+#define VRESTORE_LOAD_B_TILES(from) \
+  _tile_loadd(5, from, 64);         \
+  _tile_loadd(6, from + kBTile, 64); \
+  _tile_loadd(7, from + 2 * kBTile, 64)
+#define VRESTORE_TIMES_B_TILES(a) \
+  _tile_dpbf16ps(0, a, 5);        \
+  _tile_dpbf16ps(1, a, 6);        \
+  _tile_dpbf16ps(2, a, 7)
+    VRESTORE_LOAD_B_TILES(bh);
+    VRESTORE_TIMES_B_TILES(3);
+    VRESTORE_TIMES_B_TILES(4);
+    VRESTORE_LOAD_B_TILES(bl);
+    VRESTORE_TIMES_B_TILES(3);
+#undef VRESTORE_LOAD_B_TILES
+#undef VRESTORE_TIMES_B_TILES
+  }
+  const int64_t c_stride = out_row_stride * static_cast<int64_t>(sizeof(float));
+  _tile_stored(0, out, c_stride);
+  _tile_stored(1, out + kTileCols, c_stride);
+  _tile_stored(2, out + 2 * kTileCols, c_stride);
+}
+
+#pragma GCC pop_options
+
+TileScope::TileScope() { configure_tiles(); }
+TileScope::~TileScope() { release_tiles(); }
+#else
+void gemm_panel(const SplitRows&, int64_t, const uint16_t*, const uint16_t*, float*, int64_t) {}
+TileScope::TileScope() {}
+TileScope::~TileScope() {}
+#endif
+
+}  // namespace vrestore::cpu::amx

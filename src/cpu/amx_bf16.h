@@ -1,0 +1,74 @@
+// fp32 matrix products on the AMX-BF16 tile unit at near-fp32 accuracy ("bf16x3"), used only where
+// vrestore::set_float32_matmul_precision(MatmulPrecision::High) allows it (core/matmul_precision.h):
+// today the Winograd 3x3 convolutions (conv_winograd.cpp, which also writes the B operand).
+//
+// Each fp32 operand x is split into hi = bf16(x) and lo = bf16(x - hi), both rounded to nearest
+// even, so that x = hi + lo up to 2^-18 |x|; a product is then a·b ~ ah·bh + al·bh + ah·bl (the
+// dropped al·bl is below 2^-18 |a·b|), three TDPBF16PS passes accumulating in fp32. A product is
+// thus off by up to ~1e-5 of its size instead of fp32's 6e-8. In the Winograd convolution the
+// transforms (coefficients up to 8) amplify that: outputs land within ~5e-5 of their largest
+// magnitude (tests/test_ops.cpp), and EDVR, BasicVSR and RealBasicVSR within 1e-5 of upstream
+// (their tolerance is 1e-4). That is the precision PyTorch's set_float32_matmul_precision("high")
+// describes ("each float32 number as the sum of two bfloat16 numbers").
+//
+// What the unit does not keep: bf16 inputs below 2^-126 are read as zero (a lo part below ~1e-33,
+// harmless next to its hi), and an infinite x gives lo = inf - inf = NaN, so infinities come out as
+// NaN (both are non-finite, which the models report).
+//
+// Shapes are fixed by the tiles: A (the weights) in blocks of kTileRows rows, B in panels of
+// kPanelCols columns (three tiles), depth in steps of kTileDepth (zero-padded).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace vrestore::cpu::amx {
+
+constexpr int kTileRows = 16;   // rows of A and C in one tile
+constexpr int kTileDepth = 32;  // bf16 values of depth in one tile row of A (pairs in B)
+constexpr int kTileCols = 16;   // fp32 columns of C in one tile
+constexpr int kPanelCols = 3 * kTileCols;
+
+// Whether this CPU has AMX-TILE, AMX-BF16 and AVX512-BF16 and the kernel lets this process use the
+// tile registers (asked once, on the first call).
+bool available();
+
+// The A operand: rows x depth values split into hi and lo, each (padded_rows, padded_depth)
+// row-major bf16 bits, zero beyond (rows, depth).
+struct SplitRows {
+  int64_t rows = 0, depth = 0, padded_rows = 0, padded_depth = 0;
+  std::vector<uint16_t> hi, lo;
+};
+// A zero matrix of that shape (fill with set()).
+SplitRows allocate_split_rows(int64_t rows, int64_t depth);
+// Splits the exact value x (the weights are prepared in double) into A[row, k].
+void set(SplitRows& a, int64_t row, int64_t k, double x);
+size_t prepared_bytes(const SplitRows& a);
+
+// The B operand for one panel (depth rows of kPanelCols columns), hi and lo each in the order the
+// tiles load it: per depth step of kTileDepth, per column tile, kTileDepth / 2 rows of kTileCols
+// (k, k + 1) pairs, 64 bytes each. Elements per hi or lo buffer, for a depth padded to kTileDepth:
+inline size_t split_panel_elements(int64_t padded_depth) { return static_cast<size_t>(padded_depth * kPanelCols); }
+// The element of row k, column 0 of column tile n; column j of that tile is 2 j elements further.
+inline size_t split_panel_offset(int64_t k, int n) {
+  return static_cast<size_t>(((k / kTileDepth * 3 + n) * (kTileDepth / 2) + k % kTileDepth / 2) * 2 * kTileCols + k % 2);
+}
+
+// out (kTileRows x kPanelCols, rows out_row_stride floats apart) = A rows [r0, r0 + kTileRows) · B,
+// where r0 is a multiple of kTileRows and B is a split panel of depth a.padded_depth.
+// Needs the thread's tiles configured (TileScope).
+void gemm_panel(const SplitRows& a, int64_t r0, const uint16_t* b_hi, const uint16_t* b_lo, float* out,
+                int64_t out_row_stride);
+
+// Configures this thread's tile registers for gemm_panel while alive, releases them after (so that
+// the thread's context switches stop saving 8 KiB of tile state).
+class TileScope {
+ public:
+  TileScope();
+  ~TileScope();
+  TileScope(const TileScope&) = delete;
+  TileScope& operator=(const TileScope&) = delete;
+};
+
+}  // namespace vrestore::cpu::amx
