@@ -238,7 +238,7 @@ int num_threads();
 enum class MatmulPrecision { Highest = 0, High = 1 };
 // Applies to every later call of this process, from whichever thread it is made. Until it is called,
 // the environment variable VRESTORE_FLOAT32_MATMUL_PRECISION=highest|high sets the precision
-// (another value is a vrestore::Error from the first convolution).
+// (another value makes float32_matmul_precision() and Model::load throw vrestore::Error).
 void set_float32_matmul_precision(MatmulPrecision precision);
 MatmulPrecision float32_matmul_precision();
 

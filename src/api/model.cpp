@@ -223,6 +223,9 @@ Model Model::load(const std::string& path, Device device) {
 
 Model Model::load(const std::string& path, const ModelOptions& options) {
   check_options(options);
+  // A bad VRESTORE_FLOAT32_MATMUL_PRECISION fails here, naming the variable, rather than in the
+  // first convolution (or never, on a CPU whose kernels do not read it).
+  api_call("Model::load", [] { return float32_matmul_precision(); });
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   // The device first: without one, the error names it (not the file).

@@ -14,7 +14,7 @@ using ops::Activation;
 
 // Bounds on config values: far above any published model, low enough that every size computed
 // from them stays small.
-constexpr int64_t kMaxChannels = 4096, kMaxBlocks = 1000;
+constexpr int64_t kMaxMidChannels = 4096, kMaxResidualBlocks = 1000;
 
 // Frames (N, T, C, H, W) -> frame t as (N, C, H, W).
 Tensor frame_of(const Tensor& clip, int64_t t) {
@@ -45,9 +45,9 @@ void check_chunking(const RestoreOptions& o) {
 }
 
 // Keeps the frames a chunked run still needs; each frame is produced once by `make`.
-class FrameCache {
+class RecurrentFrameCache {
  public:
-  explicit FrameCache(BasicVsr::FrameFn make) : make_(std::move(make)) {}
+  explicit RecurrentFrameCache(BasicVsr::FrameFn make) : make_(std::move(make)) {}
   Tensor get(int64_t i) {
     auto it = frames_.find(i);
     if (it == frames_.end()) it = frames_.emplace(i, make_(i)).first;
@@ -85,8 +85,8 @@ BasicVsr::BasicVsr(Weights& w, const std::string& prefix, bool mmedit, int64_t n
 
 BasicVsr BasicVsr::load(Weights& w) {
   const bool mmedit = w.arch() == "mmedit.BasicVSRNet";
-  return BasicVsr(w, "", mmedit, w.config_int(mmedit ? "mid_channels" : "num_feat", 1, kMaxChannels),
-                  w.config_int(mmedit ? "num_blocks" : "num_block", 0, kMaxBlocks));
+  return BasicVsr(w, "", mmedit, w.config_int(mmedit ? "mid_channels" : "num_feat", 1, kMaxMidChannels),
+                  w.config_int(mmedit ? "num_blocks" : "num_block", 0, kMaxResidualBlocks));
 }
 
 Tensor BasicVsr::reconstruct(const Tensor& backward_feat, const Tensor& forward_feat, const Tensor& image) const {
@@ -151,7 +151,7 @@ Tensor BasicVsr::forward(const Tensor& x, BasicVsrTrace* trace) const {
 void BasicVsr::restore_frames(const FrameFn& frame, const ClipLength& length, const EmitFn& emit,
                               const RestoreOptions& options) const {
   check_chunking(options);
-  FrameCache cache(frame);
+  RecurrentFrameCache cache(frame);
   ForwardState state;
   // A chunk ends at min(begin + chunk, length) and its look-ahead at min(end + lookahead, length),
   // asked of `length` so that a clip still arriving is read only as far as the chunk needs.
@@ -181,11 +181,11 @@ void BasicVsr::restore(const FrameSource& source, const FrameSink& sink, const R
 // ---- RealBasicVSR -----------------------------------------------------------------------------
 
 RealBasicVsr::RealBasicVsr(Weights& w)
-    : basicvsr_(w, "basicvsr.", true, w.config_int("mid_channels", 1, kMaxChannels),
-                w.config_int("num_propagation_blocks", 0, kMaxBlocks)) {
-  const int64_t c = w.config_int("mid_channels", 1, kMaxChannels);
+    : basicvsr_(w, "basicvsr.", true, w.config_int("mid_channels", 1, kMaxMidChannels),
+                w.config_int("num_propagation_blocks", 0, kMaxResidualBlocks)) {
+  const int64_t c = w.config_int("mid_channels", 1, kMaxMidChannels);
   cleaning_trunk_ =
-      ConvResidualBlocks::load(w, "image_cleaning.0", 3, c, w.config_int("num_cleaning_blocks", 0, kMaxBlocks));
+      ConvResidualBlocks::load(w, "image_cleaning.0", 3, c, w.config_int("num_cleaning_blocks", 0, kMaxResidualBlocks));
   cleaning_out_ = Conv2d::load(w, "image_cleaning.1", 3, c, 3);
   // Upstream stores thres / 255 and compares a float32 mean against it.
   threshold_ = static_cast<float>(w.config_number("dynamic_refine_thres") / 255.0);

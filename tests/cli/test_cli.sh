@@ -74,6 +74,8 @@ for precision in highest high; do
 done
 expect_error 2 "--matmul-precision must be highest or high, got 'medium'" -- \
   "$cli" run --weights "$W" --input "$IO" --output "$OUT" --matmul-precision medium
+expect_error 1 "VRESTORE_FLOAT32_MATMUL_PRECISION is \"medium\", expected highest or high" -- \
+  env VRESTORE_FLOAT32_MATMUL_PRECISION=medium "$cli" run --weights "$W" --input "$IO" --output "$OUT"
 if "$cli" info "$W" | grep -q "loads as basicsr.EDVR, scale 4"; then passed=$((passed + 1)); else
   echo "FAIL: info"; failures=$((failures + 1)); fi
 
