@@ -1,5 +1,6 @@
 // IEEE binary16 <-> binary32 conversion on the host (Tensor::to). Round to nearest even, like
 // __float2half_rn on the device and torch.Tensor.half(); NaN stays NaN, overflow becomes infinity.
+// Also bfloat16 (the AMX weights, cpu/amx_bf16.cpp), rounded the same way.
 #pragma once
 
 #include <cmath>
@@ -45,6 +46,22 @@ inline uint16_t float_to_half_bits(float f) {
   const uint32_t rest = magnitude & 0x1FFFu;
   if (rest > 0x1000u || (rest == 0x1000u && (half & 1u))) ++half;  // a carry into the exponent is right
   return static_cast<uint16_t>(sign | half);
+}
+
+// bfloat16: the top half of a binary32, rounded to nearest even (NaN stays NaN).
+inline uint16_t float_to_bf16_bits(float f) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, sizeof bits);
+  if (std::isnan(f)) return static_cast<uint16_t>((bits >> 16) | 0x40);
+  bits += 0x7fff + ((bits >> 16) & 1);
+  return static_cast<uint16_t>(bits >> 16);
+}
+
+inline float bf16_bits_to_float(uint16_t h) {
+  const uint32_t bits = static_cast<uint32_t>(h) << 16;
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
 }
 
 }  // namespace vrestore

@@ -1,6 +1,6 @@
 // The AMX-BF16 bf16x3 products (see amx_bf16.h). Compiled with the baseline flags like the rest of
-// the library; the functions below the target pragma use AVX-512 BF16 and the tile instructions and
-// are called only after available() said yes.
+// the library; the functions below the target pragma use the tile instructions and are called only
+// after available() said yes.
 #include "cpu/amx_bf16.h"
 
 #include <cpuid.h>
@@ -9,8 +9,9 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cmath>
-#include <cstring>
+
+#include "core/checked_math.h"
+#include "core/half.h"
 
 namespace vrestore::cpu::amx {
 namespace {
@@ -39,24 +40,6 @@ bool cpu_and_os_support() {
 #endif
 }
 
-// Round to nearest even (finite values; NaN stays NaN).
-uint16_t to_bf16(float f) {
-  uint32_t bits;
-  std::memcpy(&bits, &f, sizeof bits);
-  if (std::isnan(f)) return static_cast<uint16_t>((bits >> 16) | 0x40);
-  bits += 0x7fff + ((bits >> 16) & 1);
-  return static_cast<uint16_t>(bits >> 16);
-}
-
-float from_bf16(uint16_t h) {
-  const uint32_t bits = static_cast<uint32_t>(h) << 16;
-  float f;
-  std::memcpy(&f, &bits, sizeof f);
-  return f;
-}
-
-int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
-
 // Tile configuration (palette 1): every tile kTileRows rows of 64 bytes.
 struct alignas(64) TileConfig {
   uint8_t palette_id = 1;
@@ -77,18 +60,18 @@ SplitRows allocate_split_rows(int64_t rows, int64_t depth) {
   SplitRows a;
   a.rows = rows;
   a.depth = depth;
-  a.padded_rows = round_up(std::max<int64_t>(rows, 1), kTileRows);
-  a.padded_depth = round_up(std::max<int64_t>(depth, 1), kTileDepth);
+  a.padded_rows = round_up(std::max<int64_t>(rows, 1), kTileRows, "amx::allocate_split_rows");
+  a.padded_depth = round_up(std::max<int64_t>(depth, 1), kTileDepth, "amx::allocate_split_rows");
   a.hi.assign(static_cast<size_t>(a.padded_rows * a.padded_depth), 0);
   a.lo.assign(a.hi.size(), 0);
   return a;
 }
 
 void set(SplitRows& a, int64_t row, int64_t k, double x) {
-  const uint16_t hi = to_bf16(static_cast<float>(x));
+  const uint16_t hi = float_to_bf16_bits(static_cast<float>(x));
   const size_t at = static_cast<size_t>(row * a.padded_depth + k);
   a.hi[at] = hi;
-  a.lo[at] = to_bf16(static_cast<float>(x - static_cast<double>(from_bf16(hi))));
+  a.lo[at] = float_to_bf16_bits(static_cast<float>(x - static_cast<double>(bf16_bits_to_float(hi))));
 }
 
 size_t prepared_bytes(const SplitRows& a) { return (a.hi.size() + a.lo.size()) * sizeof(uint16_t); }
