@@ -69,23 +69,43 @@ TEST_CASE("host pool reuses freed large blocks within a call and keeps nothing a
   CHECK(pool->stats().current_bytes == 0);
 }
 
-TEST_CASE("host pool unmaps idle blocks of other sizes rather than grow past its high-water mark", "[host_pool]") {
+TEST_CASE("host pool fills new blocks with the pages of idle blocks of other sizes, not fresh memory", "[host_pool]") {
   auto pool = HostPool::create();
   pool->begin_call();
   {
     std::shared_ptr<void> a = pool->allocate(8 * kMiB), b = pool->allocate(8 * kMiB);
+    std::memset(a.get(), 0xab, 8 * kMiB);
+    std::memset(b.get(), 0xab, 8 * kMiB);
   }
   CHECK(pool->stats().kept_bytes == 16 * kMiB);
   {
-    // No kept block fits 2 MiB; mapping it would pass the 16 MiB mapped so far, so the least
-    // recently freed 8 MiB block goes first and the other stays kept.
+    // No kept block fits 2 MiB (an 8 MiB one would keep 6 MiB idle while it lives): 2 MiB of one
+    // 8 MiB block's pages move into the new block, the other 6 MiB stay kept.
     std::shared_ptr<void> c = pool->allocate(2 * kMiB);
-    CHECK(pool->stats().kept_bytes == 8 * kMiB);
-    std::shared_ptr<void> d = pool->allocate(4 * kMiB);  // 8 + 2 + 4 <= 16: mapped, nothing unmapped
-    CHECK(pool->stats().kept_bytes == 8 * kMiB);
+    CHECK(pool->stats().kept_bytes == 14 * kMiB);
+    // Then 4 MiB of that 6 MiB remainder (the smallest kept block that covers it).
+    std::shared_ptr<void> d = pool->allocate(4 * kMiB);
+    CHECK(pool->stats().kept_bytes == 10 * kMiB);
+    CHECK(aligned64(c.get()));
+    CHECK(aligned64(d.get()));
+    // Moved, not fresh: the pages still hold what was written before they were freed (fresh
+    // anonymous memory would read as zeros).
+    const auto* cb = static_cast<const unsigned char*>(c.get());
+    const auto* db = static_cast<const unsigned char*>(d.get());
+    CHECK((cb[0] == 0xab && cb[2 * kMiB - 1] == 0xab));
+    CHECK((db[0] == 0xab && db[4 * kMiB - 1] == 0xab));
+    std::memset(c.get(), 1, 2 * kMiB);  // and writable to the end
+    std::memset(d.get(), 2, 4 * kMiB);
+    // Larger than all that is kept (10 MiB in 6 + 2 + ... pieces): filled from them, the rest fresh.
+    std::shared_ptr<void> e = pool->allocate(12 * kMiB);
+    CHECK(pool->stats().kept_bytes == 0);
+    std::memset(e.get(), 3, 12 * kMiB);
   }
-  CHECK(pool->stats().peak_reserved_bytes == 16 * kMiB);
+  // The footprint grew only by what no kept page could give: 16 + 2 (the 12 MiB block's fresh tail).
+  CHECK(pool->stats().peak_reserved_bytes == 18 * kMiB);
+  CHECK(pool->stats().kept_bytes == 18 * kMiB);
   pool->end_call();
+  CHECK(pool->stats().kept_bytes == 0);
 }
 
 TEST_CASE("host pool counts small tensors, bounds what it keeps and starts new peaks per call", "[host_pool]") {
@@ -180,7 +200,10 @@ TEST_CASE("a CPU model's calls use its host pool: identical outputs, nothing kep
   CHECK(s.current_bytes == loaded.current_bytes + static_cast<size_t>(first.nbytes()));
   CHECK(s.peak_bytes >= loaded.current_bytes + 2 * size_t{256 * 96 * 96 * 4});  // conv output + shuffle
   CHECK(s.peak_reserved_bytes >= s.peak_bytes);
-  CHECK(s.peak_reserved_bytes <= s.peak_bytes + HostPool::kDefaultKeepBytes);
+  // The pool maps fresh memory only when none of its own is idle: the footprint is the peak of the
+  // tensors alive in whole blocks (2 MiB pages from 4 MiB on, and a kept block up to 1/8 larger than
+  // asked may serve a request). Measured: 11 % above the peak here (the 9 MiB maps take 10 MiB).
+  CHECK(s.peak_reserved_bytes <= s.peak_bytes + s.peak_bytes / 8);
 
   // A second call on reused (stale) blocks, and a fresh model: bit-identical.
   CHECK(test::compare(model.forward(clip), first).max_abs == 0.0);

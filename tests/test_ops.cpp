@@ -293,7 +293,7 @@ TEST_CASE("conv2d 3x3 by Winograd F(4x4, 3x3) matches a direct convolution on aw
   }
 }
 
-TEST_CASE("conv2d 3x3 at float32 matmul precision High: AMX bf16x3 products within their error bound", "[ops]") {
+TEST_CASE("conv2d at float32 matmul precision High: AMX bf16x3 products within their error bound", "[ops]") {
   if (!cpu::amx::available() || cpu::active_isa() != cpu::Isa::Avx512) {
     WARN("this CPU (or its OS) runs no AMX-BF16, or the AVX-512 level is not in use: High computes as Highest here");
     return;
@@ -304,23 +304,31 @@ TEST_CASE("conv2d 3x3 at float32 matmul precision High: AMX bf16x3 products with
   } restore;
   // Each fp32 operand becomes hi + lo bf16 (2^-17 of it is lost) and lo * lo is dropped: ~1e-5 of
   // each product; the F(4x4) transforms (coefficients up to 8) amplify that in the output. Bound:
-  // 1e-4 of the output's largest magnitude (measured 3.6e-5 to 4.6e-5 on these shapes).
+  // 1e-4 of the output's largest magnitude (measured 3.6e-5 to 4.6e-5 on the Winograd shapes; the
+  // direct path, untransformed, stays near 1e-5).
   constexpr double kBf16x3Scale = 1e-4;
   struct Case {
     Shape x;
-    int64_t out_channels;
+    int64_t out_channels, kernel;
+    int dilation;
   };
   int index = 0;
-  for (const Case& c : {Case{{1, 64, 64, 64}, 64}, Case{{1, 67, 20, 33}, 64}, Case{{2, 13, 37, 53}, 19}}) {
+  // Winograd (the first three); then the direct path: SpyNet's 7x7, a dilated 3x3, a 3x3 with too
+  // few input channels for Winograd, and output channels that are no multiple of the 16-row tile.
+  for (const Case& c : {Case{{1, 64, 64, 64}, 64, 3, 1}, Case{{1, 67, 20, 33}, 64, 3, 1},
+                        Case{{2, 13, 37, 53}, 19, 3, 1}, Case{{1, 32, 30, 50}, 64, 7, 1},
+                        Case{{2, 16, 23, 29}, 20, 7, 1}, Case{{1, 24, 26, 31}, 40, 3, 2},
+                        Case{{1, 3, 33, 47}, 64, 3, 1}}) {
     const unsigned seed = 1300 + index++ * 7;
     const Tensor x = random_tensor(c.x, seed);
-    const float scale = 1.0f / std::sqrt(static_cast<float>(c.x[1] * 9));
-    const Tensor w = random_tensor({c.out_channels, c.x[1], 3, 3}, seed + 1, -scale, scale);
+    const float scale = 1.0f / std::sqrt(static_cast<float>(c.x[1] * c.kernel * c.kernel));
+    const Tensor w = random_tensor({c.out_channels, c.x[1], c.kernel, c.kernel}, seed + 1, -scale, scale);
     const Tensor b = random_tensor({c.out_channels}, seed + 2);
     ops::Conv2dParams p;
-    p.padding = 1;
+    p.dilation = c.dilation;
+    p.padding = c.dilation * static_cast<int>(c.kernel - 1) / 2;
     p.activation = Activation::LeakyReLU;
-    const Tensor ref = naive_conv2d(x, w, &b, 1, 1, 1, 1, p.activation);
+    const Tensor ref = naive_conv2d(x, w, &b, 1, p.padding, p.padding, p.dilation, p.activation);
     set_float32_matmul_precision(MatmulPrecision::Highest);
     const Tensor fp32 = ops::conv2d(x, w, &b, p);
     set_float32_matmul_precision(MatmulPrecision::High);
@@ -331,9 +339,11 @@ TEST_CASE("conv2d 3x3 at float32 matmul precision High: AMX bf16x3 products with
       capped = ops::conv2d(x, w, &b, p);
     }
     const test::Diff d = test::compare(bf16x3, ref);
-    std::printf("  bf16x3 conv2d %-28s max|diff| = %.3g (max|ref| = %.3g, %.2g of it)\n", x.shape_str().c_str(),
-                d.max_abs, d.ref_abs_max, d.max_abs / d.ref_abs_max);
-    INFO("x " << x.shape_str() << " -> " << c.out_channels << " channels");
+    std::printf("  bf16x3 conv2d %lldx%lld dilation %d %-22s max|diff| = %.3g (max|ref| = %.3g, %.2g of it)\n",
+                static_cast<long long>(c.kernel), static_cast<long long>(c.kernel), c.dilation,
+                x.shape_str().c_str(), d.max_abs, d.ref_abs_max, d.max_abs / d.ref_abs_max);
+    INFO("x " << x.shape_str() << ", " << c.kernel << "x" << c.kernel << " dilation " << c.dilation << " -> "
+              << c.out_channels << " channels");
     CHECK(d.max_abs <= kBf16x3Scale * d.ref_abs_max);
     CHECK(test::compare(bf16x3, fp32).max_abs > 0.0);   // the tile unit did compute it
     CHECK(test::compare(capped, fp32).max_abs == 0.0);  // and the scope keeps the fp32 products

@@ -2,6 +2,8 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
+
 #include <cstdlib>
 #include <iterator>
 #include <utility>
@@ -78,15 +80,11 @@ std::shared_ptr<void> HostPool::allocate(size_t bytes) {
     std::lock_guard lock(mutex_);
     block = take_kept(capacity, got);
     if (!block) {
-      // No kept block fits. A new mapping below the call's high-water mark costs no resident
-      // memory beyond what the call has already used; above it, kept blocks are unmapped first,
-      // so that the footprint grows only when everything the pool has is in use (its peak is
-      // then the peak of the tensors alive, not that plus idle blocks of other sizes).
-      while (!kept_.empty() && mapped_.load(std::memory_order_relaxed) + capacity > mapped_high_)
-        unmap_oldest_kept();
+      // No kept block fits: a new mapping, filled with the pages of kept blocks of other sizes
+      // first (moved, still resident), so that only what no kept block has left is fresh memory.
       block = map_block(capacity);
-      const size_t mapped = mapped_.fetch_add(capacity, std::memory_order_relaxed) + capacity;
-      if (mapped > mapped_high_) mapped_high_ = mapped;
+      const size_t reused = move_kept_pages(static_cast<char*>(block), capacity);
+      mapped_.fetch_add(capacity - reused, std::memory_order_relaxed);
     }
   }
   add_current(bytes);
@@ -122,6 +120,27 @@ size_t HostPool::unmap_oldest_kept() {
   return capacity;
 }
 
+size_t HostPool::move_kept_pages(char* dest, size_t bytes) {
+  size_t filled = 0;
+  while (filled < bytes && !kept_.empty()) {
+    const size_t rest = bytes - filled;
+    // The smallest kept block that covers the rest, else the largest whole one: few moves, and
+    // whole huge pages where the blocks have them (mremap then moves page-table entries only).
+    auto it = kept_.lower_bound(rest);
+    if (it == kept_.end()) it = std::prev(kept_.end());
+    const size_t donor_capacity = it->first;
+    const Kept donor = it->second;
+    const size_t n = std::min(donor_capacity, rest);
+    // Moves the donor's first n bytes onto [dest + filled, ...), replacing the untouched pages there.
+    if (mremap(donor.block, n, n, MREMAP_MAYMOVE | MREMAP_FIXED, dest + filled) == MAP_FAILED) break;
+    kept_.erase(it);
+    kept_bytes_.fetch_sub(n, std::memory_order_relaxed);
+    if (n < donor_capacity) kept_.emplace(donor_capacity - n, Kept{static_cast<char*>(donor.block) + n, donor.freed_at});
+    filled += n;
+  }
+  return filled;
+}
+
 void HostPool::release_small(void* block, size_t bytes) {
   std::free(block);
   small_.fetch_sub(bytes, std::memory_order_relaxed);
@@ -145,7 +164,6 @@ void HostPool::release(void* block, size_t capacity, size_t bytes) {
 void HostPool::begin_call() {
   std::lock_guard lock(mutex_);
   if (active_calls_++ > 0) return;
-  mapped_high_ = mapped_.load(std::memory_order_relaxed);
   peak_.store(current_.load(std::memory_order_relaxed), std::memory_order_relaxed);
   peak_reserved_.store(small_.load(std::memory_order_relaxed) + mapped_.load(std::memory_order_relaxed),
                        std::memory_order_relaxed);

@@ -2,13 +2,15 @@
 //
 // Why: every op allocates a fresh output. Through the C library, freed blocks of the large
 // feature maps stay in its heap (its mmap threshold adapts upwards), so the resident set grows to
-// several times what is alive, and the memory it does hand back is faulted in again page by page
-// on the next allocation (a third of EDVR-M's time at 180x320 went to page faults). The pool keeps
-// freed large blocks and gives them to later allocations of about the same size (the next frame,
-// the next chunk: the same layers allocate the same shapes), already resident; what it keeps is
-// bounded, and every kept block goes back to the OS when the last call of the model ends. When no
-// kept block fits a request that would raise the call's high-water mark of mapped memory, kept
-// blocks are unmapped first: the footprint grows only with the tensors alive at once.
+// several times what is alive, and the memory it does hand back is faulted in (and zeroed by the
+// kernel) again page by page on the next allocation: a third of EDVR-M's time at 180x320 went to
+// page faults. The pool keeps freed large blocks and gives them to later allocations of about the
+// same size (the next frame, the next chunk: the same layers allocate the same shapes), already
+// resident. A request that no kept block fits gets a new mapping whose pages come from kept blocks
+// of other sizes first: mremap moves them (page-table entries, no copy, no zeroing), splitting a
+// larger block if need be. So the pool maps fresh memory only when everything it has is in use:
+// its footprint is the most tensor bytes alive at once, in whole pages, and every kept block goes
+// back to the OS when the last call of the model ends.
 //
 // Blocks of at least kPooledMinBytes are mapped with mmap (huge pages requested from 4 MiB on,
 // which turns 512 page faults into one), so munmap really returns them; smaller tensors use the C
@@ -41,11 +43,13 @@ struct HostPoolStats {
 class HostPool : public std::enable_shared_from_this<HostPool> {
  public:
   static constexpr size_t kPooledMinBytes = size_t{1} << 20;  // smaller blocks: the C library
-  static constexpr size_t kDefaultKeepBytes = size_t{512} << 20;
+  // By default all freed blocks are kept during a call: that costs no memory beyond the call's own
+  // peak, which every frame reaches again (see above).
+  static constexpr size_t kKeepAll = SIZE_MAX;
 
   // keep_bytes: the most freed memory kept for reuse at any time; beyond it the least recently
   // freed blocks are unmapped.
-  static std::shared_ptr<HostPool> create(size_t keep_bytes = kDefaultKeepBytes);
+  static std::shared_ptr<HostPool> create(size_t keep_bytes = kKeepAll);
   ~HostPool();
   HostPool(const HostPool&) = delete;
   HostPool& operator=(const HostPool&) = delete;
@@ -73,6 +77,9 @@ class HostPool : public std::enable_shared_from_this<HostPool> {
   // A kept block of at least `capacity` and not much more (its size in `got`), or nullptr; mutex held.
   void* take_kept(size_t capacity, size_t& got);
   size_t unmap_oldest_kept();  // kept_ not empty; returns the capacity unmapped; mutex held
+  // Moves pages of kept blocks onto [dest, dest + bytes) of a fresh mapping (page-aligned, page
+  // multiple), as many as there are; returns the bytes filled (the rest stays fresh). mutex held.
+  size_t move_kept_pages(char* dest, size_t bytes);
   void release(void* block, size_t capacity, size_t bytes);
   void release_small(void* block, size_t bytes);
   void add_current(size_t bytes);
@@ -82,7 +89,6 @@ class HostPool : public std::enable_shared_from_this<HostPool> {
   std::multimap<size_t, Kept> kept_;  // capacity -> block; guarded by mutex_
   uint64_t releases_ = 0;             // guarded by mutex_
   int active_calls_ = 0;              // guarded by mutex_
-  size_t mapped_high_ = 0;            // the most mapped since the first active call began; mutex_
   // Counters, read by stats() and updated without the lock where small tensors come and go:
   // current: tensor bytes alive (small ones included); small: those of small tensors; mapped:
   // capacities of the pool's mappings (alive and kept); kept: capacities of kept blocks.

@@ -6,6 +6,8 @@
 //  * 1x1 stride-1 without padding: the input image already is the (Cin, H*W) column matrix,
 //    copied into panels per tile (see the lambda in conv2d);
 //  * strided convolutions: im2col of one column tile at a time into GEMM panels (conv_impl.h).
+// At float32 matmul precision High on a CPU with AMX-BF16, the Winograd and direct paths multiply on
+// the tile unit instead, as bf16x3 products (amx_bf16.h).
 // Packed (and Winograd-transformed) weights are memoised across calls (weight_cache.h).
 // Compiled once per ISA level into vrestore::cpu::VRESTORE_ISA_NS (isa.h); ops::conv2d (dispatch.cpp)
 // calls the level in use.
@@ -15,11 +17,14 @@
 #include <vector>
 
 #include "core/check.h"
+#include "core/matmul_precision.h"
 #include "core/ops.h"
+#include "cpu/amx_bf16.h"
 #include "cpu/conv_winograd.h"
 #include "cpu/weight_cache.h"
 #include "cpu/isa.h"  // after every header above, before the kernel headers below
 #include "cpu/conv_impl.h"
+#include "cpu/amx_split.h"
 #include "cpu/isa_kernels.h"
 
 namespace vrestore::cpu::VRESTORE_ISA_NS {
@@ -181,14 +186,19 @@ void fill_tile(const float* x_n, const ConvShape& s, const TileGeometry& t, int6
   std::fill(buf + s.in_channels * t.plane, buf + t.buffer, 0.0f);
 }
 
-void direct_conv2d(const float* x, const ConvShape& s, const cpu::PackedWeights& w, const float* bias,
-                   Activation act, float* out) {
-  // A convolution with few output channels (conv_last, 64 -> 3) uses wider panels.
-  const bool narrow = w.rows <= cpu::kNarrowRows;
-  const int64_t width = (narrow ? cpu::kWideVecs : cpu::kPanelVecs) * cpu::kVecLanes;  // positions per panel
-  const cpu::PanelKernel* kernels = narrow ? cpu::kWideIndirectPanelKernels.data() : cpu::kIndirectPanelKernels.data();
+// A run of consecutive valid positions of one panel: `length` output pixels from `pixel` on, at
+// `column` of the panel.
+struct PanelRun {
+  int64_t column, pixel, length;
+};
+
+// Tiles the output (tile_geometry), fills each tile's buffer and calls
+// panel(buf, offsets, p0, runs, nruns, out_n) for every panel of `width` positions from p0 on.
+// offsets[k] is im2col row k's offset in the buffer (see above).
+template <class Panel>
+void for_each_direct_panel(const float* x, const ConvShape& s, int64_t width, int64_t out_rows, Panel&& panel) {
   // Multiply-adds, including the discarded positions: small convolutions run on the calling thread.
-  const int64_t work = s.batch * s.out_h * (s.out_w + s.dilation * (s.kernel_w - 1)) * s.depth() * w.rows;
+  const int64_t work = s.batch * s.out_h * (s.out_w + s.dilation * (s.kernel_w - 1)) * s.depth() * out_rows;
   const bool parallel = work > (1 << 18);
   const TileGeometry t = tile_geometry(s, width, parallel);
 
@@ -198,7 +208,7 @@ void direct_conv2d(const float* x, const ConvShape& s, const cpu::PackedWeights&
       for (int64_t j = 0; j < s.kernel_w; ++j, ++k)
         offsets[static_cast<size_t>(k)] = c * t.plane + i * s.dilation * t.wp + j * s.dilation;
 
-  const int64_t pixels = s.out_h * s.out_w, image = s.in_channels * s.height * s.width;
+  const int64_t image = s.in_channels * s.height * s.width;
   const int64_t tiles = s.batch * t.tiles_y * t.tiles_x;
 #pragma omp parallel for schedule(dynamic, 1) if (parallel && tiles > 1)
   for (int64_t tile = 0; tile < tiles; ++tile) {
@@ -209,14 +219,8 @@ void direct_conv2d(const float* x, const ConvShape& s, const cpu::PackedWeights&
     storage.resize(static_cast<size_t>(t.buffer));
     float* buf = storage.data();
     fill_tile(x + n * image, s, t, oy, ox, buf);
-    float* out_n = out + n * w.rows * pixels;
 
-    constexpr int64_t kMaxWidth = std::max(cpu::kPanelVecs, cpu::kWideVecs) * cpu::kVecLanes;
-    alignas(64) float temp[cpu::kRowBlock * kMaxWidth];
-    struct Run {
-      int64_t column, pixel, length;  // column in the panel, output pixel, length
-    };
-    Run runs[kMaxWidth];
+    PanelRun runs[std::max(cpu::kPanelVecs, cpu::kWideVecs) * cpu::kVecLanes];
     const int64_t positions = (rows_here - 1) * t.wp + cols_here;
     for (int64_t p0 = 0; p0 < positions; p0 += width) {
       const int64_t p1 = std::min(positions, p0 + width);
@@ -232,25 +236,102 @@ void direct_conv2d(const float* x, const ConvShape& s, const cpu::PackedWeights&
         runs[nruns++] = {p - p0, (oy + y) * s.out_w + ox + xo, len};
         p += len;
       }
-      const bool in_place = nruns == 1 && runs[0].column == 0;  // one run from the panel's start
-      for (int64_t r0 = 0; r0 < w.rows; r0 += cpu::kRowBlock) {
-        const int rows = static_cast<int>(std::min<int64_t>(cpu::kRowBlock, w.rows - r0));
-        const cpu::PanelKernel kernel = kernels[rows - 1];
-        const float* b = bias ? bias + r0 : nullptr;
-        if (in_place) {
-          kernel(w.block(r0 / cpu::kRowBlock), buf + p0, offsets.data(), 0, w.depth, b, act,
-                 out_n + r0 * pixels + runs[0].pixel, pixels, runs[0].length);
-          continue;
-        }
-        kernel(w.block(r0 / cpu::kRowBlock), buf + p0, offsets.data(), 0, w.depth, b, act, temp, width, width);
-        for (int r = 0; r < rows; ++r)
-          for (int i = 0; i < nruns; ++i)
-            std::copy(temp + r * width + runs[i].column, temp + r * width + runs[i].column + runs[i].length,
-                      out_n + (r0 + r) * pixels + runs[i].pixel);
-      }
+      panel(static_cast<const float*>(buf), static_cast<const int64_t*>(offsets.data()), p0,
+            static_cast<const PanelRun*>(runs), nruns, n);
     }
   }
 }
+
+// Rows [0, rows) of a panel result (`width` floats apart) to their runs in the output image out_n.
+void scatter_panel_rows(const float* temp, int64_t width, int rows, const PanelRun* runs, int nruns, int64_t pixels,
+                        float* out_n) {
+  for (int r = 0; r < rows; ++r)
+    for (int i = 0; i < nruns; ++i)
+      std::copy(temp + r * width + runs[i].column, temp + r * width + runs[i].column + runs[i].length,
+                out_n + r * pixels + runs[i].pixel);
+}
+
+void direct_conv2d(const float* x, const ConvShape& s, const cpu::PackedWeights& w, const float* bias,
+                   Activation act, float* out) {
+  // A convolution with few output channels (conv_last, 64 -> 3) uses wider panels.
+  const bool narrow = w.rows <= cpu::kNarrowRows;
+  const int64_t width = (narrow ? cpu::kWideVecs : cpu::kPanelVecs) * cpu::kVecLanes;  // positions per panel
+  const cpu::PanelKernel* kernels = narrow ? cpu::kWideIndirectPanelKernels.data() : cpu::kIndirectPanelKernels.data();
+  const int64_t pixels = s.out_h * s.out_w;
+  for_each_direct_panel(x, s, width, w.rows, [&](const float* buf, const int64_t* offsets, int64_t p0,
+                                                 const PanelRun* runs, int nruns, int64_t n) {
+    float* out_n = out + n * w.rows * pixels;
+    constexpr int64_t kMaxWidth = std::max(cpu::kPanelVecs, cpu::kWideVecs) * cpu::kVecLanes;
+    alignas(64) float temp[cpu::kRowBlock * kMaxWidth];
+    const bool in_place = nruns == 1 && runs[0].column == 0;  // one run from the panel's start
+    for (int64_t r0 = 0; r0 < w.rows; r0 += cpu::kRowBlock) {
+      const int rows = static_cast<int>(std::min<int64_t>(cpu::kRowBlock, w.rows - r0));
+      const cpu::PanelKernel kernel = kernels[rows - 1];
+      const float* b = bias ? bias + r0 : nullptr;
+      if (in_place) {
+        kernel(w.block(r0 / cpu::kRowBlock), buf + p0, offsets, 0, w.depth, b, act,
+               out_n + r0 * pixels + runs[0].pixel, pixels, runs[0].length);
+        continue;
+      }
+      kernel(w.block(r0 / cpu::kRowBlock), buf + p0, offsets, 0, w.depth, b, act, temp, width, width);
+      scatter_panel_rows(temp, width, rows, runs, nruns, pixels, out_n + r0 * pixels);
+    }
+  });
+}
+
+#if VRESTORE_ISA_AVX512
+// The weights (Cout, Cin * kh * kw) as the A operand of the tile unit's bf16x3 products.
+amx::SplitRows split_weights(const float* weight, int64_t rows, int64_t depth) {
+  amx::SplitRows a = amx::allocate_split_rows(rows, depth);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t k = 0; k < depth; ++k) amx::set(a, r, k, weight[r * depth + k]);
+  return a;
+}
+
+// The direct convolution on the AMX tile unit (float32 matmul precision High, amx_bf16.h): the same
+// tiles and buffers; per panel of 48 positions the im2col rows, read from the buffer at their
+// offsets, are split into the B operand once, then each 16 output channels are one amx::gemm_panel,
+// + bias, activated, scattered to the output.
+[[gnu::target("avx512bf16")]] void direct_conv2d_split(const float* x, const ConvShape& s, const amx::SplitRows& a,
+                                                       const float* bias, Activation act, float* out) {
+  static_assert(amx::kPanelCols == cpu::kPanelWidth);
+  constexpr int64_t width = amx::kPanelCols;
+  const int64_t pixels = s.out_h * s.out_w, depth = s.depth();
+  for_each_direct_panel(x, s, width, a.padded_rows, [&](const float* buf, const int64_t* offsets, int64_t p0,
+                                                        const PanelRun* runs, int nruns, int64_t n) {
+    thread_local cpu::AlignedFloats split_storage;  // hi, then lo (bf16 bits, two per float)
+    const size_t elements = amx::split_panel_elements(a.padded_depth);
+    split_storage.resize(elements);
+    uint16_t* hi = reinterpret_cast<uint16_t*>(split_storage.data());
+    uint16_t* lo = hi + elements;
+    for (int64_t k = 0; k < a.padded_depth; k += 2) {
+      const float* even = k < depth ? buf + p0 + offsets[k] : nullptr;
+      const float* odd = k + 1 < depth ? buf + p0 + offsets[k + 1] : nullptr;
+      for (int tile = 0; tile < width / amx::kTileCols; ++tile) {
+        const size_t at = amx::split_panel_offset(k, tile);
+        const int64_t column = tile * amx::kTileCols;
+        store_split_pair(even ? *reinterpret_cast<const Vec*>(even + column) : Vec{},
+                         odd ? *reinterpret_cast<const Vec*>(odd + column) : Vec{}, hi + at, lo + at);
+      }
+    }
+    amx::TileScope tiles;
+    float* out_n = out + n * a.rows * pixels;
+    alignas(64) float temp[amx::kTileRows * width];
+    for (int64_t r0 = 0; r0 < a.rows; r0 += amx::kTileRows) {
+      amx::gemm_panel(a, r0, hi, lo, temp, width);
+      const int rows = static_cast<int>(std::min<int64_t>(amx::kTileRows, a.rows - r0));
+      for (int r = 0; r < rows; ++r) {
+        const float b = bias ? bias[r0 + r] : 0.0f;
+        for (int64_t j = 0; j < width; j += cpu::kVecLanes) {
+          Vec* v = reinterpret_cast<Vec*>(temp + r * width + j);
+          *v = activate(*v + b, act);
+        }
+      }
+      scatter_panel_rows(temp, width, rows, runs, nruns, pixels, out_n + r0 * pixels);
+    }
+  });
+}
+#endif
 
 }  // namespace
 
@@ -275,6 +356,18 @@ bool conv2d(const ops::Conv2dArgs& a) {
       return a.residual.defined();
     }
   }
+#if VRESTORE_ISA_AVX512
+  // On the tile unit where the precision allows it; not for a few output channels (conv_last),
+  // which would fill a 16-row tile with padding.
+  if (s.stride == 1 && !pointwise && s.out_channels > cpu::kNarrowRows &&
+      effective_matmul_precision() == MatmulPrecision::High && amx::available()) {
+    const std::shared_ptr<const amx::SplitRows> split = cpu::cached_weights<amx::SplitRows>(
+        weight.data(), weight.numel(), cpu::WeightPrep::PackedBf16x3, s.out_channels, s.depth(),
+        [&] { return split_weights(weight.data(), s.out_channels, s.depth()); });
+    direct_conv2d_split(x_data, s, *split, bias ? bias->data() : nullptr, activation, out.data());
+    return false;
+  }
+#endif
   const std::shared_ptr<const cpu::PackedWeights> packed = cpu::cached_weights<cpu::PackedWeights>(
       weight.data(), weight.numel(), cpu::WeightPrep::Packed, s.out_channels, s.depth(),
       [&] { return cpu::pack_weights(weight.data(), s.out_channels, s.depth()); });

@@ -36,6 +36,7 @@
 #include "cpu/weight_cache.h"
 #include "cpu/isa.h"  // after every header above, before the kernel headers below
 #include "cpu/gemm.h"
+#include "cpu/amx_split.h"
 #include "cpu/isa_kernels.h"
 
 namespace vrestore::cpu::VRESTORE_ISA_NS {
@@ -362,10 +363,9 @@ class Fp32Panel {
 
 #if VRESTORE_ISA_AVX512
 // The same points split for the tile unit (amx_bf16.h): position pos of the panel at
-// hi/lo + pos * elements, in amx::split_panel_offset's layout. A vector of L = kTileCols tiles is
-// one column tile, its lanes are the columns, and a tile row holds the (k, k + 1) pairs of its 16
-// columns: so the vectors of channels c and c + 1 (c even) make one 64-byte row each of hi and lo,
-// c in the low and c + 1 in the high 16 bits of each 32-bit lane. No shuffle.
+// hi/lo + pos * elements, in amx::split_panel_offset's layout. A vector of L = kTileCols lanes is
+// one column tile, so the vectors of channels c and c + 1 (c even) make one tile row each of hi and
+// lo (store_split_pair).
 class SplitPanel {
  public:
   static constexpr int kChannels = 2;  // put() takes an even channel's vector and the next one's
@@ -374,29 +374,12 @@ class SplitPanel {
         park_(park) {}
   int64_t padded_depth() const { return padded_depth_; }
   float* park(int64_t c, int vec) const { return park_ + (c & 1) * kPositions * kPanelWidth + vec * L; }
-  // (VCVTNE2PS2BF16 rounds to nearest even and keeps NaNs; it needs AVX512-BF16, which every CPU
-  // with AMX-BF16 has: see input_transform's split overload.)
   [[gnu::target("avx512bf16")]] void put(int64_t c, int vec, int pos, const Vec t[kChannels]) const {
-    const Bits hi = pairs(_mm512_cvtne2ps_pbh(reinterpret_cast<__m512>(t[1]), reinterpret_cast<__m512>(t[0])));
-    // hi as fp32: channel c's in the low 16 bits of each lane, c + 1's in the high ones.
-    const Vec lo0 = t[0] - reinterpret_cast<Vec>(hi << 16), lo1 = t[1] - reinterpret_cast<Vec>(hi & 0xffff0000u);
-    const Bits lo = pairs(_mm512_cvtne2ps_pbh(reinterpret_cast<__m512>(lo1), reinterpret_cast<__m512>(lo0)));
     const size_t at = pos * elements_ + amx::split_panel_offset(c, vec);
-    *reinterpret_cast<Bits*>(hi_ + at) = hi;
-    *reinterpret_cast<Bits*>(lo_ + at) = lo;
+    store_split_pair(t[0], t[1], hi_ + at, lo_ + at);
   }
 
  private:
-  typedef uint32_t Bits __attribute__((vector_size(sizeof(Vec)), aligned(alignof(float))));
-  // 16 bf16 of channel c then 16 of c + 1 -> the 16 (c, c + 1) pairs, one per 32-bit lane.
-  static Bits pairs(__m512bh packed) {
-    typedef uint16_t Halves __attribute__((vector_size(sizeof(Vec))));
-    const Halves h = reinterpret_cast<Halves>(packed);
-    return reinterpret_cast<Bits>(__builtin_shufflevector(h, h, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7,
-                                                          23, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30,
-                                                          15, 31));
-  }
-
   uint16_t* hi_;
   uint16_t* lo_;
   int64_t padded_depth_;
