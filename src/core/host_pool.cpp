@@ -76,32 +76,35 @@ std::shared_ptr<void> HostPool::allocate(size_t bytes) {
   const size_t capacity = capacity_for(bytes);
   void* block = nullptr;
   size_t got = capacity;
+  Pieces pieces;
   {
     std::lock_guard lock(mutex_);
-    block = take_kept(capacity, got);
+    block = take_kept(capacity, got, pieces);
     if (!block) {
       // No kept block fits: a new mapping, filled with the pages of kept blocks of other sizes
       // first (moved, still resident), so that only what no kept block has left is fresh memory.
       block = map_block(capacity);
-      const size_t reused = move_kept_pages(static_cast<char*>(block), capacity);
+      const size_t reused = move_kept_pages(static_cast<char*>(block), capacity, pieces);
+      if (reused < capacity) pieces.push_back(capacity - reused);  // the fresh rest
       mapped_.fetch_add(capacity - reused, std::memory_order_relaxed);
     }
   }
   add_current(bytes);
   update_max(peak_reserved_, small_.load(std::memory_order_relaxed) + mapped_.load(std::memory_order_relaxed));
-  return std::shared_ptr<void>(block, [self, got, bytes](void* q) { self->release(q, got, bytes); });
+  return std::shared_ptr<void>(block, [self, got, bytes, pieces = std::move(pieces)](void* q) { self->release(q, got, bytes, pieces); });
 }
 
 void HostPool::add_current(size_t bytes) {
   update_max(peak_, current_.fetch_add(bytes, std::memory_order_relaxed) + bytes);
 }
 
-void* HostPool::take_kept(size_t capacity, size_t& got) {
+void* HostPool::take_kept(size_t capacity, size_t& got, Pieces& pieces) {
   // Best fit, and only a close one: a much larger block would keep its unused tail resident.
   auto it = kept_.lower_bound(capacity);
   if (it == kept_.end() || it->first > capacity + capacity / 8) return nullptr;
   void* block = it->second.block;
   got = it->first;
+  pieces = std::move(it->second.pieces);
   kept_bytes_.fetch_sub(it->first, std::memory_order_relaxed);
   kept_.erase(it);
   return block;
@@ -120,7 +123,7 @@ size_t HostPool::unmap_oldest_kept() {
   return capacity;
 }
 
-size_t HostPool::move_kept_pages(char* dest, size_t bytes) {
+size_t HostPool::move_kept_pages(char* dest, size_t bytes, Pieces& pieces) {
   size_t filled = 0;
   while (filled < bytes && !kept_.empty()) {
     const size_t rest = bytes - filled;
@@ -129,14 +132,33 @@ size_t HostPool::move_kept_pages(char* dest, size_t bytes) {
     auto it = kept_.lower_bound(rest);
     if (it == kept_.end()) it = std::prev(kept_.end());
     const size_t donor_capacity = it->first;
-    const Kept donor = it->second;
+    Kept donor = std::move(it->second);
     const size_t n = std::min(donor_capacity, rest);
-    // Moves the donor's first n bytes onto [dest + filled, ...), replacing the untouched pages there.
-    if (mremap(donor.block, n, n, MREMAP_MAYMOVE | MREMAP_FIXED, dest + filled) == MAP_FAILED) break;
+    // Moves the donor's first n bytes onto [dest + filled, ...), replacing the untouched pages there
+    // (one mremap per piece: a call may not span mappings).
+    size_t moved = 0, i = 0;
+    while (moved < n) {
+      const size_t length = std::min(donor.pieces[i], n - moved);
+      if (mremap(static_cast<char*>(donor.block) + moved, length, length, MREMAP_MAYMOVE | MREMAP_FIXED,
+                 dest + filled + moved) == MAP_FAILED)
+        break;
+      pieces.push_back(length);
+      moved += length;
+      if (length < donor.pieces[i]) {  // a piece cut in two: its tail stays with the donor
+        donor.pieces[i] -= length;
+        break;
+      }
+      ++i;
+    }
     kept_.erase(it);
-    kept_bytes_.fetch_sub(n, std::memory_order_relaxed);
-    if (n < donor_capacity) kept_.emplace(donor_capacity - n, Kept{static_cast<char*>(donor.block) + n, donor.freed_at});
-    filled += n;
+    kept_bytes_.fetch_sub(moved, std::memory_order_relaxed);
+    filled += moved;
+    if (moved < donor_capacity) {  // the donor's rest stays kept
+      donor.pieces.erase(donor.pieces.begin(), donor.pieces.begin() + static_cast<std::ptrdiff_t>(i));
+      kept_.emplace(donor_capacity - moved,
+                    Kept{static_cast<char*>(donor.block) + moved, donor.freed_at, std::move(donor.pieces)});
+    }
+    if (moved < n) break;  // mremap refused (e.g. at the mapping limit): the rest stays fresh
   }
   return filled;
 }
@@ -147,17 +169,17 @@ void HostPool::release_small(void* block, size_t bytes) {
   current_.fetch_sub(bytes, std::memory_order_relaxed);
 }
 
-void HostPool::release(void* block, size_t capacity, size_t bytes) {
+void HostPool::release(void* block, size_t capacity, size_t bytes, const Pieces& pieces) {
   current_.fetch_sub(bytes, std::memory_order_relaxed);
   std::unique_lock lock(mutex_);
-  if (active_calls_ == 0 || capacity > keep_limit_) {
+  if (active_calls_ == 0 || capacity > keep_limit_ || pieces.size() > kMaxPieces) {
     lock.unlock();
     munmap(block, capacity);
     mapped_.fetch_sub(capacity, std::memory_order_relaxed);
     return;
   }
   while (kept_bytes_.load(std::memory_order_relaxed) + capacity > keep_limit_) unmap_oldest_kept();
-  kept_.emplace(capacity, Kept{block, ++releases_});
+  kept_.emplace(capacity, Kept{block, ++releases_, pieces});
   kept_bytes_.fetch_add(capacity, std::memory_order_relaxed);
 }
 

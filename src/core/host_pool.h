@@ -28,6 +28,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 #include "core/execution.h"
 
@@ -69,18 +70,30 @@ class HostPool : public std::enable_shared_from_this<HostPool> {
  private:
   explicit HostPool(size_t keep_bytes) : keep_limit_(keep_bytes) {}
 
+  // A block built from moved pages is one kernel mapping per piece (a run of pages moved together),
+  // and pieces of pieces when later blocks are built from its pages: a freed block of more pieces
+  // than this is unmapped rather than kept, so that the process's mappings stay far below the
+  // kernel's limit (vm.max_map_count, 65530 by default) however long a call runs.
+  static constexpr size_t kMaxPieces = 32;
+
+  // The byte lengths of a block's pieces, in address order; they sum to its capacity.
+  using Pieces = std::vector<size_t>;
+
   struct Kept {
     void* block;
     uint64_t freed_at;  // release counter, for least-recently-freed eviction
+    Pieces pieces;
   };
 
-  // A kept block of at least `capacity` and not much more (its size in `got`), or nullptr; mutex held.
-  void* take_kept(size_t capacity, size_t& got);
+  // A kept block of at least `capacity` and not much more (its size in `got`, its pieces in
+  // `pieces`), or nullptr; mutex held.
+  void* take_kept(size_t capacity, size_t& got, Pieces& pieces);
   size_t unmap_oldest_kept();  // kept_ not empty; returns the capacity unmapped; mutex held
   // Moves pages of kept blocks onto [dest, dest + bytes) of a fresh mapping (page-aligned, page
-  // multiple), as many as there are; returns the bytes filled (the rest stays fresh). mutex held.
-  size_t move_kept_pages(char* dest, size_t bytes);
-  void release(void* block, size_t capacity, size_t bytes);
+  // multiple), as many as there are; returns the bytes filled (the rest stays fresh) and appends the
+  // moved pieces to `pieces`. mutex held.
+  size_t move_kept_pages(char* dest, size_t bytes, Pieces& pieces);
+  void release(void* block, size_t capacity, size_t bytes, const Pieces& pieces);
   void release_small(void* block, size_t bytes);
   void add_current(size_t bytes);
 
