@@ -310,15 +310,17 @@ TEST_CASE("conv2d at float32 matmul precision High: AMX bf16x3 products within t
   struct Case {
     Shape x;
     int64_t out_channels, kernel;
-    int dilation;
+    int dilation, stride;
   };
   int index = 0;
-  // Winograd (the first three); then the direct path: SpyNet's 7x7, a dilated 3x3, a 3x3 with too
-  // few input channels for Winograd, and output channels that are no multiple of the 16-row tile.
-  for (const Case& c : {Case{{1, 64, 64, 64}, 64, 3, 1}, Case{{1, 67, 20, 33}, 64, 3, 1},
-                        Case{{2, 13, 37, 53}, 19, 3, 1}, Case{{1, 32, 30, 50}, 64, 7, 1},
-                        Case{{2, 16, 23, 29}, 20, 7, 1}, Case{{1, 24, 26, 31}, 40, 3, 2},
-                        Case{{1, 3, 33, 47}, 64, 3, 1}}) {
+  // Winograd (the first three); the direct path: SpyNet's 7x7, a dilated 3x3, a 3x3 with too few
+  // input channels for Winograd, output channels that are no multiple of the 16-row tile; the
+  // lowered path: stride 2 (EDVR's pyramid), 1x1 (fusion convs), both with a last partial panel.
+  for (const Case& c : {Case{{1, 64, 64, 64}, 64, 3, 1, 1}, Case{{1, 67, 20, 33}, 64, 3, 1, 1},
+                        Case{{2, 13, 37, 53}, 19, 3, 1, 1}, Case{{1, 32, 30, 50}, 64, 7, 1, 1},
+                        Case{{2, 16, 23, 29}, 20, 7, 1, 1}, Case{{1, 24, 26, 31}, 40, 3, 2, 1},
+                        Case{{1, 3, 33, 47}, 64, 3, 1, 1}, Case{{2, 64, 45, 37}, 64, 3, 1, 2},
+                        Case{{1, 96, 19, 41}, 36, 1, 1, 1}}) {
     const unsigned seed = 1300 + index++ * 7;
     const Tensor x = random_tensor(c.x, seed);
     const float scale = 1.0f / std::sqrt(static_cast<float>(c.x[1] * c.kernel * c.kernel));
@@ -326,9 +328,10 @@ TEST_CASE("conv2d at float32 matmul precision High: AMX bf16x3 products within t
     const Tensor b = random_tensor({c.out_channels}, seed + 2);
     ops::Conv2dParams p;
     p.dilation = c.dilation;
+    p.stride = c.stride;
     p.padding = c.dilation * static_cast<int>(c.kernel - 1) / 2;
     p.activation = Activation::LeakyReLU;
-    const Tensor ref = naive_conv2d(x, w, &b, 1, p.padding, p.padding, p.dilation, p.activation);
+    const Tensor ref = naive_conv2d(x, w, &b, p.stride, p.padding, p.padding, p.dilation, p.activation);
     set_float32_matmul_precision(MatmulPrecision::Highest);
     const Tensor fp32 = ops::conv2d(x, w, &b, p);
     set_float32_matmul_precision(MatmulPrecision::High);
@@ -339,11 +342,11 @@ TEST_CASE("conv2d at float32 matmul precision High: AMX bf16x3 products within t
       capped = ops::conv2d(x, w, &b, p);
     }
     const test::Diff d = test::compare(bf16x3, ref);
-    std::printf("  bf16x3 conv2d %lldx%lld dilation %d %-22s max|diff| = %.3g (max|ref| = %.3g, %.2g of it)\n",
-                static_cast<long long>(c.kernel), static_cast<long long>(c.kernel), c.dilation,
+    std::printf("  bf16x3 conv2d %lldx%lld dilation %d stride %d %-22s max|diff| = %.3g (max|ref| = %.3g, %.2g of it)\n",
+                static_cast<long long>(c.kernel), static_cast<long long>(c.kernel), c.dilation, c.stride,
                 x.shape_str().c_str(), d.max_abs, d.ref_abs_max, d.max_abs / d.ref_abs_max);
-    INFO("x " << x.shape_str() << ", " << c.kernel << "x" << c.kernel << " dilation " << c.dilation << " -> "
-              << c.out_channels << " channels");
+    INFO("x " << x.shape_str() << ", " << c.kernel << "x" << c.kernel << " dilation " << c.dilation << " stride "
+              << c.stride << " -> " << c.out_channels << " channels");
     CHECK(d.max_abs <= kBf16x3Scale * d.ref_abs_max);
     CHECK(test::compare(bf16x3, fp32).max_abs > 0.0);   // the tile unit did compute it
     CHECK(test::compare(capped, fp32).max_abs == 0.0);  // and the scope keeps the fp32 products

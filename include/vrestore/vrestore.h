@@ -229,13 +229,14 @@ int num_threads();
 // How the CPU backend may compute fp32 matrix products: PyTorch's
 // torch.set_float32_matmul_precision for the convolutions vrestore runs.
 //   Highest (the default): fp32 throughout.
-//   High: where the CPU has AMX-BF16 (Intel Xeon 4th generation and later), the stride-1
-//     convolutions of EDVR, BasicVSR and RealBasicVSR with kernels larger than 1x1 (3x3, dilated
-//     3x3, SpyNet's 7x7) treat each fp32 value as the sum of two bf16 values and multiply on the
+//   High: where the CPU has AMX-BF16 (Intel Xeon 4th generation and later), the convolutions of
+//     EDVR, BasicVSR and RealBasicVSR (all but the deformable ones and those with at most 4
+//     output channels) treat each fp32 value as the sum of two bf16 values and multiply on the
 //     tile unit ("bf16x3", src/cpu/amx_bf16.h): a product is off by ~1e-5 of its size instead of
-//     ~6e-8, and their golden cases still match upstream within 1e-5 (tolerance 1e-4; flows within
-//     1.1e-4 px, tolerance 5e-4; ctest -R cpu_matmul_precision_high). VRT keeps fp32 products (its golden cases do not
-//     hold with bf16x3). Without AMX, High computes as Highest. Inputs and outputs stay fp32.
+//     ~6e-8, and their golden cases still match upstream within 1.2e-5 (tolerance 1e-4; flows
+//     within 1.1e-4 px, tolerance 5e-4; ctest -R cpu_matmul_precision_high). VRT keeps fp32
+//     products (its golden cases do not hold with bf16x3). Without AMX, High computes as Highest.
+//     Inputs and outputs stay fp32.
 enum class MatmulPrecision { Highest = 0, High = 1 };
 // Applies to every later call of this process, from whichever thread it is made. Until it is called,
 // the environment variable VRESTORE_FLOAT32_MATMUL_PRECISION=highest|high sets the precision

@@ -4,10 +4,10 @@
 //  * other stride-1 convolutions: the GEMM reads a zero-bordered copy of each output tile's input
 //    region in place ("direct", below), no im2col;
 //  * 1x1 stride-1 without padding: the input image already is the (Cin, H*W) column matrix,
-//    copied into panels per tile (see the lambda in conv2d);
+//    copied into panels per tile (fill_lowered_tile);
 //  * strided convolutions: im2col of one column tile at a time into GEMM panels (conv_impl.h).
-// At float32 matmul precision High on a CPU with AMX-BF16, the Winograd and direct paths multiply on
-// the tile unit instead, as bf16x3 products (amx_bf16.h).
+// At float32 matmul precision High on a CPU with AMX-BF16, all of them but those with a few output
+// channels multiply on the tile unit instead, as bf16x3 products (amx_bf16.h).
 // Packed (and Winograd-transformed) weights are memoised across calls (weight_cache.h).
 // Compiled once per ISA level into vrestore::cpu::VRESTORE_ISA_NS (isa.h); ops::conv2d (dispatch.cpp)
 // calls the level in use.
@@ -111,6 +111,24 @@ void im2col_tile(const float* x_n, const ConvShape& s, int64_t p0, int64_t cols,
     }
   }
   cpu::zero_panel_padding(panels, s.depth(), cols);
+}
+
+// A 1x1 stride-1 convolution without padding: its input already is the im2col matrix.
+bool is_pointwise(const ConvShape& s) {
+  return s.kernel_h == 1 && s.kernel_w == 1 && s.stride == 1 && s.pad_h == 0 && s.pad_w == 0;
+}
+
+// Columns [p0, p0 + cols) of image n's im2col matrix in panel layout (conv_impl.h). A 1x1 conv
+// copies x_n's columns into panels (pack_row_major_tile says why). Reading them in place, rows H*W
+// apart, was tried where the GEMM reads each panel only once: on Zen 3 the copy was still 1.2x
+// faster on the 1x1 320->64 and 576->64 convs at 180x320 (every row block re-reads the panel from
+// L1, where the far-apart rows evict each other).
+void fill_lowered_tile(const float* x, const ConvShape& s, int64_t n, int64_t p0, int64_t cols, float* storage) {
+  const float* x_n = x + n * s.in_channels * s.height * s.width;  // (Cin, H, W)
+  if (is_pointwise(s))
+    cpu::pack_row_major_tile(x_n, s.out_h * s.out_w, s.in_channels, p0, cols, storage);
+  else
+    im2col_tile(x_n, s, p0, cols, storage);
 }
 
 // ---- stride-1 convolutions without im2col -------------------------------------------------------
@@ -288,46 +306,86 @@ amx::SplitRows split_weights(const float* weight, int64_t rows, int64_t depth) {
   return a;
 }
 
+// The B operand of one panel of kPanelCols columns for the tile unit, im2col row k read from
+// row(k) (kPanelCols floats; rows from `depth` on are zero), in this thread's storage: hi, then lo
+// at hi + amx::split_panel_elements(padded_depth).
+template <class Row>
+[[gnu::target("avx512bf16")]] const uint16_t* split_panel(int64_t depth, int64_t padded_depth, Row&& row) {
+  thread_local cpu::AlignedFloats storage;  // hi, then lo (bf16 bits, two per float)
+  const size_t elements = amx::split_panel_elements(padded_depth);
+  storage.resize(elements);
+  uint16_t* hi = reinterpret_cast<uint16_t*>(storage.data());
+  uint16_t* lo = hi + elements;
+  for (int64_t k = 0; k < padded_depth; k += 2) {
+    const float* even = k < depth ? row(k) : nullptr;
+    const float* odd = k + 1 < depth ? row(k + 1) : nullptr;
+    for (int tile = 0; tile < amx::kPanelCols / amx::kTileCols; ++tile) {
+      const size_t at = amx::split_panel_offset(k, tile);
+      const int64_t column = tile * amx::kTileCols;
+      store_split_pair(even ? *reinterpret_cast<const Vec*>(even + column) : Vec{},
+                       odd ? *reinterpret_cast<const Vec*>(odd + column) : Vec{}, hi + at, lo + at);
+    }
+  }
+  return hi;
+}
+
+// a · (the split panel at hi) + bias, activated: emit(r0, rows, block) for each 16 output channels
+// from r0 (block: rows x kPanelCols floats).
+template <class Emit>
+void multiply_split_panel(const amx::SplitRows& a, const uint16_t* hi, const float* bias, Activation act, Emit&& emit) {
+  constexpr int64_t width = amx::kPanelCols;
+  const uint16_t* lo = hi + amx::split_panel_elements(a.padded_depth);
+  amx::TileScope tiles;
+  alignas(64) float block[amx::kTileRows * width];
+  for (int64_t r0 = 0; r0 < a.rows; r0 += amx::kTileRows) {
+    amx::gemm_panel(a, r0, hi, lo, block, width);
+    const int rows = static_cast<int>(std::min<int64_t>(amx::kTileRows, a.rows - r0));
+    for (int r = 0; r < rows; ++r) {
+      const float b = bias ? bias[r0 + r] : 0.0f;
+      for (int64_t j = 0; j < width; j += cpu::kVecLanes) {
+        Vec* v = reinterpret_cast<Vec*>(block + r * width + j);
+        *v = activate(*v + b, act);
+      }
+    }
+    emit(r0, rows, static_cast<const float*>(block));
+  }
+}
+
 // The direct convolution on the AMX tile unit (float32 matmul precision High, amx_bf16.h): the same
 // tiles and buffers; per panel of 48 positions the im2col rows, read from the buffer at their
 // offsets, are split into the B operand once, then each 16 output channels are one amx::gemm_panel,
 // + bias, activated, scattered to the output.
-[[gnu::target("avx512bf16")]] void direct_conv2d_split(const float* x, const ConvShape& s, const amx::SplitRows& a,
-                                                       const float* bias, Activation act, float* out) {
+void direct_conv2d_split(const float* x, const ConvShape& s, const amx::SplitRows& a, const float* bias,
+                         Activation act, float* out) {
   static_assert(amx::kPanelCols == cpu::kPanelWidth);
-  constexpr int64_t width = amx::kPanelCols;
   const int64_t pixels = s.out_h * s.out_w, depth = s.depth();
-  for_each_direct_panel(x, s, width, a.padded_rows, [&](const float* buf, const int64_t* offsets, int64_t p0,
-                                                        const PanelRun* runs, int nruns, int64_t n) {
-    thread_local cpu::AlignedFloats split_storage;  // hi, then lo (bf16 bits, two per float)
-    const size_t elements = amx::split_panel_elements(a.padded_depth);
-    split_storage.resize(elements);
-    uint16_t* hi = reinterpret_cast<uint16_t*>(split_storage.data());
-    uint16_t* lo = hi + elements;
-    for (int64_t k = 0; k < a.padded_depth; k += 2) {
-      const float* even = k < depth ? buf + p0 + offsets[k] : nullptr;
-      const float* odd = k + 1 < depth ? buf + p0 + offsets[k + 1] : nullptr;
-      for (int tile = 0; tile < width / amx::kTileCols; ++tile) {
-        const size_t at = amx::split_panel_offset(k, tile);
-        const int64_t column = tile * amx::kTileCols;
-        store_split_pair(even ? *reinterpret_cast<const Vec*>(even + column) : Vec{},
-                         odd ? *reinterpret_cast<const Vec*>(odd + column) : Vec{}, hi + at, lo + at);
-      }
-    }
-    amx::TileScope tiles;
+  for_each_direct_panel(x, s, amx::kPanelCols, a.padded_rows, [&](const float* buf, const int64_t* offsets,
+                                                                  int64_t p0, const PanelRun* runs, int nruns,
+                                                                  int64_t n) {
+    const uint16_t* hi = split_panel(depth, a.padded_depth, [&](int64_t k) { return buf + p0 + offsets[k]; });
     float* out_n = out + n * a.rows * pixels;
-    alignas(64) float temp[amx::kTileRows * width];
-    for (int64_t r0 = 0; r0 < a.rows; r0 += amx::kTileRows) {
-      amx::gemm_panel(a, r0, hi, lo, temp, width);
-      const int rows = static_cast<int>(std::min<int64_t>(amx::kTileRows, a.rows - r0));
-      for (int r = 0; r < rows; ++r) {
-        const float b = bias ? bias[r0 + r] : 0.0f;
-        for (int64_t j = 0; j < width; j += cpu::kVecLanes) {
-          Vec* v = reinterpret_cast<Vec*>(temp + r * width + j);
-          *v = activate(*v + b, act);
-        }
-      }
-      scatter_panel_rows(temp, width, rows, runs, nruns, pixels, out_n + r0 * pixels);
+    multiply_split_panel(a, hi, bias, act, [&](int64_t r0, int rows, const float* block) {
+      scatter_panel_rows(block, amx::kPanelCols, rows, runs, nruns, pixels, out_n + r0 * pixels);
+    });
+  });
+}
+
+// The lowered convolutions (strided, 1x1) the same way: per column tile the im2col panels as for
+// the fp32 GEMM, each panel split and multiplied on the tile unit.
+void lowered_conv2d_split(const float* x, const ConvShape& s, const amx::SplitRows& a, const float* bias,
+                          Activation act, float* out) {
+  const int64_t pixels = s.out_h * s.out_w, depth = s.depth();
+  for_each_column_tile(s.batch, pixels, depth, [&](int64_t n, int64_t p0, int64_t cols, float* storage) {
+    fill_lowered_tile(x, s, n, p0, cols, storage);
+    for (int64_t q0 = 0; q0 < cols; q0 += cpu::kPanelWidth) {
+      const float* panel = storage + (q0 / cpu::kPanelWidth) * depth * cpu::kPanelWidth;
+      const uint16_t* hi = split_panel(depth, a.padded_depth, [&](int64_t k) { return panel + k * cpu::kPanelWidth; });
+      const int64_t valid = std::min<int64_t>(cpu::kPanelWidth, cols - q0);
+      float* out_tile = out + n * a.rows * pixels + p0 + q0;
+      multiply_split_panel(a, hi, bias, act, [&](int64_t r0, int rows, const float* block) {
+        for (int r = 0; r < rows; ++r)
+          std::copy(block + r * amx::kPanelCols, block + r * amx::kPanelCols + valid, out_tile + (r0 + r) * pixels);
+      });
     }
   });
 }
@@ -344,9 +402,8 @@ bool conv2d(const ops::Conv2dArgs& a) {
   Tensor out = a.out;  // (N, Cout, Ho, Wo)
 
   const int64_t pixels = s.out_h * s.out_w;
-  const bool pointwise = s.kernel_h == 1 && s.kernel_w == 1 && s.stride == 1 && s.pad_h == 0 && s.pad_w == 0;
+  const bool pointwise = is_pointwise(s);
   const float* x_data = x.data();
-  const int64_t image_size = s.in_channels * s.height * s.width;
   if (s.stride == 1 && s.dilation == 1 && s.kernel_h == 3 && s.kernel_w == 3) {
     const cpu::WinogradShape ws{s.batch, s.in_channels, s.height, s.width, s.out_channels,
                                 s.pad_h, s.pad_w, s.out_h, s.out_w};
@@ -359,12 +416,15 @@ bool conv2d(const ops::Conv2dArgs& a) {
 #if VRESTORE_ISA_AVX512
   // On the tile unit where the precision allows it; not for a few output channels (conv_last),
   // which would fill a 16-row tile with padding.
-  if (s.stride == 1 && !pointwise && s.out_channels > cpu::kNarrowRows &&
-      effective_matmul_precision() == MatmulPrecision::High && amx::available()) {
+  if (s.out_channels > cpu::kNarrowRows && effective_matmul_precision() == MatmulPrecision::High &&
+      amx::available()) {
     const std::shared_ptr<const amx::SplitRows> split = cpu::cached_weights<amx::SplitRows>(
         weight.data(), weight.numel(), cpu::WeightPrep::PackedBf16x3, s.out_channels, s.depth(),
         [&] { return split_weights(weight.data(), s.out_channels, s.depth()); });
-    direct_conv2d_split(x_data, s, *split, bias ? bias->data() : nullptr, activation, out.data());
+    if (s.stride == 1 && !pointwise)
+      direct_conv2d_split(x_data, s, *split, bias ? bias->data() : nullptr, activation, out.data());
+    else
+      lowered_conv2d_split(x_data, s, *split, bias ? bias->data() : nullptr, activation, out.data());
     return false;
   }
 #endif
@@ -377,21 +437,11 @@ bool conv2d(const ops::Conv2dArgs& a) {
     return false;
   }
 
-  cpu::lowered_convolution(
-      s.batch, pixels, w, bias ? bias->data() : nullptr, activation, out.data(),
-      [&](int64_t n, int64_t p0, int64_t cols, float* storage) {
-        const float* x_n = x_data + n * image_size;  // (Cin, H, W)
-        // A 1x1 conv copies x_n's columns [p0, p0 + cols) into panels (pack_row_major_tile says
-        // why). Reading them in place, rows H*W apart, was tried where the GEMM reads each panel
-        // only once: on Zen 3 the copy was still 1.2x faster on the 1x1 320->64 and 576->64 convs
-        // at 180x320 (every row block re-reads the panel from L1, where the far-apart rows evict
-        // each other).
-        if (pointwise)
-          cpu::pack_row_major_tile(x_n, pixels, s.in_channels, p0, cols, storage);
-        else
-          im2col_tile(x_n, s, p0, cols, storage);
-        return cpu::ColumnPanels{storage, kPanelWidth, s.depth() * kPanelWidth, cols};
-      });
+  cpu::lowered_convolution(s.batch, pixels, w, bias ? bias->data() : nullptr, activation, out.data(),
+                           [&](int64_t n, int64_t p0, int64_t cols, float* storage) {
+                             fill_lowered_tile(x_data, s, n, p0, cols, storage);
+                             return cpu::ColumnPanels{storage, kPanelWidth, s.depth() * kPanelWidth, cols};
+                           });
   return false;
 }
 

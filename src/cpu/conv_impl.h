@@ -42,6 +42,21 @@ inline float* tile_panel_storage(int64_t depth, int64_t columns) {
   return storage.data();
 }
 
+// Calls tile_fn(n, p0, cols, storage) for every column tile [p0, p0 + cols) of every image, in
+// parallel, with the thread's panel storage for a tile of im2col depth `depth`.
+template <class TileFn>
+void for_each_column_tile(int64_t images, int64_t pixels, int64_t depth, TileFn&& tile_fn) {
+  const int64_t tile = choose_tile_columns(depth, pixels, images);
+  const int64_t tiles_per_image = (pixels + tile - 1) / tile;
+  const int64_t tiles = images * tiles_per_image;
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int64_t t = 0; t < tiles; ++t) {
+    const int64_t n = t / tiles_per_image;
+    const int64_t p0 = (t % tiles_per_image) * tile;
+    tile_fn(n, p0, std::min(tile, pixels - p0), tile_panel_storage(depth, tile));
+  }
+}
+
 // out (images, w.rows, pixels) = for each image n: w · B_n + bias, activated, where
 // fill_tile(n, p0, cols, storage) -> ColumnPanels provides columns [p0, p0+cols) of B_n, either
 // written into `storage` (panel layout, stride depth*kPanelWidth) or as a view of existing memory.
@@ -49,17 +64,10 @@ template <class FillTile>
 void lowered_convolution(int64_t images, int64_t pixels, const PackedWeights& w, const float* bias,
                          ops::Activation act, float* out, FillTile&& fill_tile) {
   if (images == 0 || pixels == 0 || w.rows == 0) return;
-  const int64_t tile = choose_tile_columns(w.depth, pixels, images);
-  const int64_t tiles_per_image = (pixels + tile - 1) / tile;
-  const int64_t tiles = images * tiles_per_image;
-#pragma omp parallel for schedule(dynamic, 1)
-  for (int64_t t = 0; t < tiles; ++t) {
-    const int64_t n = t / tiles_per_image;
-    const int64_t p0 = (t % tiles_per_image) * tile;
-    const int64_t cols = std::min(tile, pixels - p0);
-    const ColumnPanels b = fill_tile(n, p0, cols, tile_panel_storage(w.depth, tile));
+  for_each_column_tile(images, pixels, w.depth, [&](int64_t n, int64_t p0, int64_t cols, float* storage) {
+    const ColumnPanels b = fill_tile(n, p0, cols, storage);
     gemm_bias_activation(w, b, bias, act, out + n * w.rows * pixels + p0, pixels);
-  }
+  });
 }
 
 // Columns [p0, p0 + cols) of a row-major (depth, row_stride) matrix, written in panel layout (stride
