@@ -342,7 +342,8 @@ TEST_CASE("conv2d at float32 matmul precision High: AMX bf16x3 products within t
       capped = ops::conv2d(x, w, &b, p);
     }
     const test::Diff d = test::compare(bf16x3, ref);
-    std::printf("  bf16x3 conv2d %lldx%lld dilation %d stride %d %-22s max|diff| = %.3g (max|ref| = %.3g, %.2g of it)\n",
+    std::printf("  bf16x3 conv2d %lldx%lld dilation %d stride %d %-22s max|diff| = %.3g (max|ref| = %.3g, %.2g of it)"
+                "\n",
                 static_cast<long long>(c.kernel), static_cast<long long>(c.kernel), c.dilation, c.stride,
                 x.shape_str().c_str(), d.max_abs, d.ref_abs_max, d.max_abs / d.ref_abs_max);
     INFO("x " << x.shape_str() << ", " << c.kernel << "x" << c.kernel << " dilation " << c.dilation << " stride "

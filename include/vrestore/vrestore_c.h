@@ -103,10 +103,11 @@ vrestore_status vrestore_model_load(const char* path, vrestore_device device, vr
 void vrestore_model_free(vrestore_model* model);
 
 /* Process-wide, for every later call from any thread: HIGHEST (the default) computes in fp32; HIGH
- * lets the convolutions of EDVR, BasicVSR and RealBasicVSR use the AMX-BF16 unit where the CPU has
- * one, each fp32 value as the sum of two bf16 ("bf16x3": ~1e-5 of each product instead of 6e-8;
- * the models' golden cases still pass). Elsewhere HIGH computes as HIGHEST. Until this is called, the environment variable VRESTORE_FLOAT32_MATMUL_PRECISION=highest|high decides.
- * VRESTORE_ERROR for another value. */
+ * lets the convolutions of EDVR, BasicVSR and RealBasicVSR (not the deformable ones) use the
+ * AMX-BF16 unit where the CPU has one, each fp32 value as the sum of two bf16 ("bf16x3": ~1e-5 of
+ * each product instead of 6e-8; the models' golden cases still pass). Elsewhere HIGH computes as
+ * HIGHEST. Until this is called, the environment variable
+ * VRESTORE_FLOAT32_MATMUL_PRECISION=highest|high decides. VRESTORE_ERROR for another value. */
 vrestore_status vrestore_set_float32_matmul_precision(vrestore_matmul_precision precision);
 
 /* Device memory of a CUDA model in bytes (all 0 on the CPU): weights uploaded at load, held now,

@@ -3,7 +3,6 @@
 #include <sys/mman.h>
 
 #include <algorithm>
-
 #include <cstdlib>
 #include <iterator>
 #include <utility>
@@ -91,7 +90,8 @@ std::shared_ptr<void> HostPool::allocate(size_t bytes) {
   }
   add_current(bytes);
   update_max(peak_reserved_, small_.load(std::memory_order_relaxed) + mapped_.load(std::memory_order_relaxed));
-  return std::shared_ptr<void>(block, [self, got, bytes, pieces = std::move(pieces)](void* q) { self->release(q, got, bytes, pieces); });
+  return std::shared_ptr<void>(
+      block, [self, got, bytes, pieces = std::move(pieces)](void* q) { self->release(q, got, bytes, pieces); });
 }
 
 void HostPool::add_current(size_t bytes) {
