@@ -34,6 +34,15 @@ Tensor random_clip(const Shape& shape, unsigned seed) {
   return t;
 }
 
+// Mappings of this process now (/proc/self/maps lines).
+int process_mappings() {
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  int n = 0;
+  while (std::getline(maps, line)) ++n;
+  return n;
+}
+
 }  // namespace
 
 TEST_CASE("host pool reuses freed large blocks within a call and keeps nothing after it", "[host_pool]") {
@@ -109,15 +118,6 @@ TEST_CASE("host pool fills new blocks with the pages of idle blocks of other siz
   CHECK(pool->stats().kept_bytes == 18 * kMiB);
   pool->end_call();
   CHECK(pool->stats().kept_bytes == 0);
-}
-
-// Mappings of this process now (/proc/self/maps lines).
-int process_mappings() {
-  std::ifstream maps("/proc/self/maps");
-  std::string line;
-  int n = 0;
-  while (std::getline(maps, line)) ++n;
-  return n;
 }
 
 TEST_CASE("host pool bounds the mappings that moved pages make, however long a call runs", "[host_pool]") {

@@ -110,7 +110,7 @@ void* HostPool::take_kept(size_t capacity, size_t& got, Pieces& pieces) {
   return block;
 }
 
-size_t HostPool::unmap_oldest_kept() {
+void HostPool::unmap_oldest_kept() {
   // Least recently freed first: the recent ones are those the next frame will ask for.
   auto oldest = kept_.begin();
   for (auto it = kept_.begin(); it != kept_.end(); ++it)
@@ -120,7 +120,6 @@ size_t HostPool::unmap_oldest_kept() {
   mapped_.fetch_sub(capacity, std::memory_order_relaxed);
   kept_bytes_.fetch_sub(capacity, std::memory_order_relaxed);
   kept_.erase(oldest);
-  return capacity;
 }
 
 size_t HostPool::move_kept_pages(char* dest, size_t bytes, Pieces& pieces) {

@@ -88,7 +88,7 @@ class HostPool : public std::enable_shared_from_this<HostPool> {
   // A kept block of at least `capacity` and not much more (its size in `got`, its pieces in
   // `pieces`), or nullptr; mutex held.
   void* take_kept(size_t capacity, size_t& got, Pieces& pieces);
-  size_t unmap_oldest_kept();  // kept_ not empty; returns the capacity unmapped; mutex held
+  void unmap_oldest_kept();  // kept_ not empty; mutex held
   // Moves pages of kept blocks onto [dest, dest + bytes) of a fresh mapping (page-aligned, page
   // multiple), as many as there are; returns the bytes filled (the rest stays fresh) and appends the
   // moved pieces to `pieces`. mutex held.
