@@ -313,12 +313,16 @@ TEST_CASE("conv2d at float32 matmul precision High: AMX bf16x3 products within t
     int dilation, stride;
   };
   int index = 0;
-  // Winograd (the first three); the direct path: SpyNet's 7x7, a dilated 3x3, a 3x3 with too few
-  // input channels for Winograd, output channels that are no multiple of the 16-row tile; the
-  // lowered path: stride 2 (EDVR's pyramid), 1x1 (fusion convs), both with a last partial panel.
+  // Winograd (the first three); the direct path, with each way of moving taps into virtual
+  // channels (conv2d.cpp): none (SpyNet's 7x7 with 32 channels, a dilated 3x3 with 64: two steps
+  // per tap), the kernel's columns (7x7 with 16 channels and with SpyNet's 8, padded from 56 to 64
+  // virtual channels), all taps (a dilated 3x3 with 24 channels, a 3x3 with too few input channels
+  // for Winograd); output channels that are no multiple of the 16-row tile; the lowered path:
+  // stride 2 (EDVR's pyramid), 1x1 (fusion convs), both with a last partial panel.
   for (const Case& c : {Case{{1, 64, 64, 64}, 64, 3, 1, 1}, Case{{1, 67, 20, 33}, 64, 3, 1, 1},
                         Case{{2, 13, 37, 53}, 19, 3, 1, 1}, Case{{1, 32, 30, 50}, 64, 7, 1, 1},
-                        Case{{2, 16, 23, 29}, 20, 7, 1, 1}, Case{{1, 24, 26, 31}, 40, 3, 2, 1},
+                        Case{{1, 64, 21, 27}, 48, 3, 2, 1}, Case{{2, 16, 23, 29}, 20, 7, 1, 1},
+                        Case{{1, 8, 25, 41}, 32, 7, 1, 1}, Case{{1, 24, 26, 31}, 40, 3, 2, 1},
                         Case{{1, 3, 33, 47}, 64, 3, 1, 1}, Case{{2, 64, 45, 37}, 64, 3, 1, 2},
                         Case{{1, 96, 19, 41}, 36, 1, 1, 1}}) {
     const unsigned seed = 1300 + index++ * 7;

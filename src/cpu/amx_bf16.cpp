@@ -76,6 +76,32 @@ void set(SplitRows& a, int64_t row, int64_t k, double x) {
 
 size_t prepared_bytes(const SplitRows& a) { return (a.hi.size() + a.lo.size()) * sizeof(uint16_t); }
 
+namespace {
+constexpr int64_t kTileElements = kTileRows * kTileDepth;  // bf16 in one tile
+}  // namespace
+
+SplitColumns allocate_split_columns(int64_t rows, int64_t depth) {
+  SplitColumns b;
+  b.rows = rows;
+  b.depth = depth;
+  b.padded_rows = round_up(std::max<int64_t>(rows, 1), kTileCols, "amx::allocate_split_columns");
+  b.padded_depth = round_up(std::max<int64_t>(depth, 1), kTileDepth, "amx::allocate_split_columns");
+  b.hi.assign(static_cast<size_t>(b.padded_rows * b.padded_depth), 0);
+  b.lo.assign(b.hi.size(), 0);
+  return b;
+}
+
+void set(SplitColumns& b, int64_t row, int64_t k, double x) {
+  const uint16_t hi = float_to_bf16_bits(static_cast<float>(x));
+  const int64_t tile = row / kTileCols * (b.padded_depth / kTileDepth) + k / kTileDepth;
+  const size_t at = static_cast<size_t>(tile * kTileElements + k % kTileDepth / 2 * 2 * kTileCols + row % kTileCols * 2 +
+                                        k % 2);
+  b.hi[at] = hi;
+  b.lo[at] = float_to_bf16_bits(static_cast<float>(x - static_cast<double>(bf16_bits_to_float(hi))));
+}
+
+size_t prepared_bytes(const SplitColumns& b) { return (b.hi.size() + b.lo.size()) * sizeof(uint16_t); }
+
 
 #if defined(__x86_64__)
 #pragma GCC push_options
@@ -137,12 +163,51 @@ void gemm_panel(const SplitRows& a, int64_t r0, const uint16_t* b_hi, const uint
   _tile_stored(2, out + 2 * kTileCols, c_stride);
 }
 
+void gemm_positions(const SplitColumns& b, int64_t r0, const uint16_t* a_hi, const uint16_t* a_lo,
+                    const int64_t* step_offsets, int64_t a_stride, float* out) {
+  const int64_t steps = b.padded_depth / kTileDepth;
+  const uint16_t* b_hi = b.hi.data() + r0 / kTileCols * steps * kTileElements;
+  const uint16_t* b_lo = b.lo.data() + r0 / kTileCols * steps * kTileElements;
+  const int64_t a_bytes = a_stride * static_cast<int64_t>(sizeof(uint16_t));
+  const int64_t tile_step = kTileRows * a_stride;  // elements from one position tile to the next
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  for (int64_t s = 0; s < steps; ++s) {
+    _tile_loadd(3, b_hi + s * kTileElements, 64);
+    _tile_loadd(4, b_lo + s * kTileElements, 64);
+    const uint16_t* ah = a_hi + step_offsets[s];
+    const uint16_t* al = a_lo + step_offsets[s];
+    // As in gemm_panel: hi * hi and hi * lo for the three position tiles in turn, then lo * hi.
+#define VRESTORE_LOAD_A_TILES(from)                   \
+  _tile_loadd(5, from, a_bytes);                       \
+  _tile_loadd(6, from + tile_step, a_bytes);           \
+  _tile_loadd(7, from + 2 * tile_step, a_bytes)
+#define VRESTORE_A_TILES_TIMES(b) \
+  _tile_dpbf16ps(0, 5, b);        \
+  _tile_dpbf16ps(1, 6, b);        \
+  _tile_dpbf16ps(2, 7, b)
+    VRESTORE_LOAD_A_TILES(ah);
+    VRESTORE_A_TILES_TIMES(3);
+    VRESTORE_A_TILES_TIMES(4);
+    VRESTORE_LOAD_A_TILES(al);
+    VRESTORE_A_TILES_TIMES(3);
+#undef VRESTORE_LOAD_A_TILES
+#undef VRESTORE_A_TILES_TIMES
+  }
+  constexpr int64_t kRowBytes = kTileCols * sizeof(float);
+  _tile_stored(0, out, kRowBytes);
+  _tile_stored(1, out + kTileRows * kTileCols, kRowBytes);
+  _tile_stored(2, out + 2 * kTileRows * kTileCols, kRowBytes);
+}
+
 #pragma GCC pop_options
 
 TileScope::TileScope() { configure_tiles(); }
 TileScope::~TileScope() { release_tiles(); }
 #else
 void gemm_panel(const SplitRows&, int64_t, const uint16_t*, const uint16_t*, float*, int64_t) {}
+void gemm_positions(const SplitColumns&, int64_t, const uint16_t*, const uint16_t*, const int64_t*, int64_t, float*) {}
 TileScope::TileScope() {}
 TileScope::~TileScope() {}
 #endif

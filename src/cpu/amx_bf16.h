@@ -64,6 +64,25 @@ inline size_t split_panel_offset(int64_t k, int n) {
 void gemm_panel(const SplitRows& a, int64_t r0, const uint16_t* b_hi, const uint16_t* b_lo, float* out,
                 int64_t out_row_stride);
 
+// The other way round, for convolutions whose input is laid out position by position ("NHWC"):
+// B is the weights, C is (positions, output channels). SplitColumns holds the weights (rows = output
+// channels, depth), split into hi and lo, as B tiles: per 16 rows, per depth step, kTileDepth / 2
+// rows of (k, k + 1) pairs for 16 output channels, 1 KiB each, zero beyond (rows, depth).
+struct SplitColumns {
+  int64_t rows = 0, depth = 0, padded_rows = 0, padded_depth = 0;
+  std::vector<uint16_t> hi, lo;
+};
+SplitColumns allocate_split_columns(int64_t rows, int64_t depth);
+void set(SplitColumns& b, int64_t row, int64_t k, double x);
+size_t prepared_bytes(const SplitColumns& b);
+
+// out (kPanelCols positions x 16 output channels from r0, rows of 16 floats) = A · B, where A's
+// depth step s for positions [16 t, 16 t + 16) of the panel is the tile whose row m (the position's
+// kTileDepth values, hi or lo) starts at a_hi (a_lo) + step_offsets[s] + (16 t + m) * a_stride
+// bf16 elements, read in place. r0 is a multiple of kTileRows. Needs the thread's tiles configured.
+void gemm_positions(const SplitColumns& b, int64_t r0, const uint16_t* a_hi, const uint16_t* a_lo,
+                    const int64_t* step_offsets, int64_t a_stride, float* out);
+
 // Configures this thread's tile registers for gemm_panel while alive, releases them after (so that
 // the thread's context switches stop saving 8 KiB of tile state).
 class TileScope {

@@ -149,7 +149,9 @@ struct TileGeometry {
   int64_t tiles_y, tiles_x;
 };
 
-TileGeometry tile_geometry(const ConvShape& s, int64_t width, bool split_for_threads) {
+// position_floats: floats a tile holds per buffer position (the input channels, plus whatever a
+// path derives from the buffer per tile).
+TileGeometry tile_geometry(const ConvShape& s, int64_t width, int64_t position_floats, bool split_for_threads) {
   TileGeometry t;
   const int64_t halo_h = s.dilation * (s.kernel_h - 1), halo_w = s.dilation * (s.kernel_w - 1);
   // Columns: whole rows up to four panels wide, else equal parts of at most that.
@@ -158,7 +160,7 @@ TileGeometry tile_geometry(const ConvShape& s, int64_t width, bool split_for_thr
   t.tile_w = (s.out_w + t.tiles_x - 1) / t.tiles_x;
   // Rows: as many as keep the buffer within ~256K floats (1 MB, so it stays in L2)...
   constexpr int64_t kBufferFloats = 256 * 1024;
-  const int64_t row_floats = s.in_channels * (t.tile_w + halo_w);
+  const int64_t row_floats = position_floats * (t.tile_w + halo_w);
   t.tile_h = std::clamp<int64_t>(kBufferFloats / std::max<int64_t>(row_floats, 1) - halo_h, 1, s.out_h);
   // ... but a few tiles per thread, so that small images still use every core, as long as a tile
   // keeps at least two panels of positions. Equal heights, so that no tile is a sliver.
@@ -210,15 +212,18 @@ struct PanelRun {
   int64_t column, pixel, length;
 };
 
-// Tiles the output (tile_geometry), fills each tile's buffer and calls
+// Whether a direct convolution is worth threads: multiply-adds, including the discarded positions
+// (small convolutions run on the calling thread).
+bool direct_parallel(const ConvShape& s, int64_t out_rows) {
+  return s.batch * s.out_h * (s.out_w + s.dilation * (s.kernel_w - 1)) * s.depth() * out_rows > (1 << 18);
+}
+
+// Fills each tile's buffer (geometry t, from tile_geometry) and calls tile_ready(buf) once, then
 // panel(buf, offsets, p0, runs, nruns, out_n) for every panel of `width` positions from p0 on.
 // offsets[k] is im2col row k's offset in the buffer (see above).
-template <class Panel>
-void for_each_direct_panel(const float* x, const ConvShape& s, int64_t width, int64_t out_rows, Panel&& panel) {
-  // Multiply-adds, including the discarded positions: small convolutions run on the calling thread.
-  const int64_t work = s.batch * s.out_h * (s.out_w + s.dilation * (s.kernel_w - 1)) * s.depth() * out_rows;
-  const bool parallel = work > (1 << 18);
-  const TileGeometry t = tile_geometry(s, width, parallel);
+template <class TileReady, class Panel>
+void for_each_direct_panel(const float* x, const ConvShape& s, const TileGeometry& t, bool parallel, int64_t width,
+                           TileReady&& tile_ready, Panel&& panel) {
 
   std::vector<int64_t> offsets(static_cast<size_t>(s.depth()));
   for (int64_t c = 0, k = 0; c < s.in_channels; ++c)
@@ -237,6 +242,7 @@ void for_each_direct_panel(const float* x, const ConvShape& s, int64_t width, in
     storage.resize(static_cast<size_t>(t.buffer));
     float* buf = storage.data();
     fill_tile(x + n * image, s, t, oy, ox, buf);
+    tile_ready(static_cast<const float*>(buf));
 
     PanelRun runs[std::max(cpu::kPanelVecs, cpu::kWideVecs) * cpu::kVecLanes];
     const int64_t positions = (rows_here - 1) * t.wp + cols_here;
@@ -276,8 +282,12 @@ void direct_conv2d(const float* x, const ConvShape& s, const cpu::PackedWeights&
   const int64_t width = (narrow ? cpu::kWideVecs : cpu::kPanelVecs) * cpu::kVecLanes;  // positions per panel
   const cpu::PanelKernel* kernels = narrow ? cpu::kWideIndirectPanelKernels.data() : cpu::kIndirectPanelKernels.data();
   const int64_t pixels = s.out_h * s.out_w;
-  for_each_direct_panel(x, s, width, w.rows, [&](const float* buf, const int64_t* offsets, int64_t p0,
-                                                 const PanelRun* runs, int nruns, int64_t n) {
+  const bool parallel = direct_parallel(s, w.rows);
+  const TileGeometry t = tile_geometry(s, width, s.in_channels, parallel);
+  const auto no_preparation = [](const float*) {};
+  for_each_direct_panel(x, s, t, parallel, width, no_preparation, [&](const float* buf, const int64_t* offsets,
+                                                                      int64_t p0, const PanelRun* runs, int nruns,
+                                                                      int64_t n) {
     float* out_n = out + n * w.rows * pixels;
     constexpr int64_t kMaxWidth = std::max(cpu::kPanelVecs, cpu::kWideVecs) * cpu::kVecLanes;
     alignas(64) float temp[cpu::kRowBlock * kMaxWidth];
@@ -329,17 +339,17 @@ template <class Row>
   return hi;
 }
 
-// a · (the split panel at hi) + bias, activated: emit(r0, rows, block) for each 16 output channels
-// from r0 (block: rows x kPanelCols floats).
-template <class Emit>
-void multiply_split_panel(const amx::SplitRows& a, const uint16_t* hi, const float* bias, Activation act, Emit&& emit) {
+// a · B + bias, activated, for the kPanelCols columns of one panel: product(r0, block) writes the
+// product for the 16 output channels from r0 into block (16 rows of kPanelCols floats), then
+// emit(r0, rows, block) takes the finished rows.
+template <class Product, class Emit>
+void multiply_panel(int64_t out_channels, const float* bias, Activation act, Product&& product, Emit&& emit) {
   constexpr int64_t width = amx::kPanelCols;
-  const uint16_t* lo = hi + amx::split_panel_elements(a.padded_depth);
   amx::TileScope tiles;
   alignas(64) float block[amx::kTileRows * width];
-  for (int64_t r0 = 0; r0 < a.rows; r0 += amx::kTileRows) {
-    amx::gemm_panel(a, r0, hi, lo, block, width);
-    const int rows = static_cast<int>(std::min<int64_t>(amx::kTileRows, a.rows - r0));
+  for (int64_t r0 = 0; r0 < out_channels; r0 += amx::kTileRows) {
+    product(r0, block);
+    const int rows = static_cast<int>(std::min<int64_t>(amx::kTileRows, out_channels - r0));
     for (int r = 0; r < rows; ++r) {
       const float b = bias ? bias[r0 + r] : 0.0f;
       for (int64_t j = 0; j < width; j += cpu::kVecLanes) {
@@ -351,23 +361,182 @@ void multiply_split_panel(const amx::SplitRows& a, const uint16_t* hi, const flo
   }
 }
 
-// The direct convolution on the AMX tile unit (float32 matmul precision High, amx_bf16.h): the same
-// tiles and buffers; per panel of 48 positions the im2col rows, read from the buffer at their
-// offsets, are split into the B operand once, then each 16 output channels are one amx::gemm_panel,
-// + bias, activated, scattered to the output.
-void direct_conv2d_split(const float* x, const ConvShape& s, const amx::SplitRows& a, const float* bias,
-                         Activation act, float* out) {
-  static_assert(amx::kPanelCols == cpu::kPanelWidth);
-  const int64_t pixels = s.out_h * s.out_w, depth = s.depth();
-  for_each_direct_panel(x, s, amx::kPanelCols, a.padded_rows, [&](const float* buf, const int64_t* offsets,
-                                                                  int64_t p0, const PanelRun* runs, int nruns,
-                                                                  int64_t n) {
-    const uint16_t* hi = split_panel(depth, a.padded_depth, [&](int64_t k) { return buf + p0 + offsets[k]; });
-    float* out_n = out + n * a.rows * pixels;
-    multiply_split_panel(a, hi, bias, act, [&](int64_t r0, int rows, const float* block) {
-      scatter_panel_rows(block, amx::kPanelCols, rows, runs, nruns, pixels, out_n + r0 * pixels);
-    });
-  });
+// multiply_panel with B the split panel at hi (split_panel).
+template <class Emit>
+void multiply_split_panel(const amx::SplitRows& a, const uint16_t* hi, const float* bias, Activation act, Emit&& emit) {
+  const uint16_t* lo = hi + amx::split_panel_elements(a.padded_depth);
+  multiply_panel(
+      a.rows, bias, act, [&](int64_t r0, float* block) { amx::gemm_panel(a, r0, hi, lo, block, amx::kPanelCols); },
+      std::forward<Emit>(emit));
+}
+
+// ---- stride-1 convolutions on the tile unit, the input read in place ----------------------------
+//
+// The same tiles and buffers as direct_conv2d. Each tile's buffer is converted once into bf16 hi
+// and lo arrays laid out position by position: row q holds every "virtual channel" v at buffer
+// position q, where v = (e, c) is input channel c moved by tap e of `expanded`:
+// value(v, q) = buffer[c * plane + q + shift(e)]. The kernel's other taps (`remaining`) become
+// offsets: im2col row (tap r, virtual channel v) at position q is value(v, q + offset(r)). The 16
+// positions of a 32-deep step are then 16 rows of 64 bytes, 2 * padded_virtual_channels bytes apart
+// and cache-line aligned at any offset, which the tile unit loads in place as its A operand
+// (amx::gemm_positions: B is the weights; C comes out position-major and is transposed). A tile
+// load of rows that straddle cache lines, as reading the channel planes at an odd tap offset would,
+// takes 2.6 times as long. Each input value is split into hi and lo once per tile, not once per tap
+// as split_panel does. Moving taps into virtual channels fills the steps when there are few input
+// channels: SpyNet's first 7x7 conv (8 channels) takes its kernel columns in (56 virtual channels,
+// 64 with padding, per kernel row), a 3-channel 3x3 conv all nine taps; 32 or more channels none.
+
+struct Tap {
+  int64_t i, j;
+};
+
+struct TapPlan {
+  std::vector<Tap> expanded, remaining;
+  int64_t virtual_channels = 0;         // expanded.size() * Cin
+  int64_t padded_virtual_channels = 0;  // rounded up to a step (amx::kTileDepth)
+  int64_t depth() const { return static_cast<int64_t>(remaining.size()) * padded_virtual_channels; }
+};
+
+// The fewest taps moved into virtual channels (none, the kernel's columns, or all of them) whose
+// steps are within 1/8 of the fewest possible.
+TapPlan plan_taps(const ConvShape& s) {
+  TapPlan best;
+  int64_t best_steps = 0;
+  for (int expansion = 0; expansion < 3; ++expansion) {
+    TapPlan plan;
+    for (int64_t i = 0; i < s.kernel_h; ++i)
+      for (int64_t j = 0; j < s.kernel_w; ++j) {
+        const bool origin = i == 0 && j == 0;
+        if (origin || expansion == 2 || (expansion == 1 && i == 0)) plan.expanded.push_back({i, j});
+        if (origin || expansion == 0 || (expansion == 1 && j == 0)) plan.remaining.push_back({i, j});
+      }
+    plan.virtual_channels = static_cast<int64_t>(plan.expanded.size()) * s.in_channels;
+    plan.padded_virtual_channels = (plan.virtual_channels + amx::kTileDepth - 1) / amx::kTileDepth * amx::kTileDepth;
+    const int64_t steps = plan.depth() / amx::kTileDepth;
+    if (expansion == 0 || steps * 8 < best_steps * 7) {
+      best = std::move(plan);
+      best_steps = steps;
+    }
+  }
+  return best;
+}
+
+// The weights (Cout, Cin, kh, kw) as the B operand in the plan's depth order: remaining tap r, then
+// virtual channel v = e * Cin + c (zero for the padding).
+amx::SplitColumns split_tap_weights(const float* weight, const ConvShape& s, const TapPlan& plan) {
+  amx::SplitColumns b = amx::allocate_split_columns(s.out_channels, plan.depth());
+  for (int64_t m = 0; m < s.out_channels; ++m)
+    for (size_t r = 0; r < plan.remaining.size(); ++r)
+      for (int64_t v = 0; v < plan.virtual_channels; ++v) {
+        const Tap e = plan.expanded[static_cast<size_t>(v / s.in_channels)];
+        const int64_t c = v % s.in_channels, i = plan.remaining[r].i + e.i, j = plan.remaining[r].j + e.j;
+        amx::set(b, m, static_cast<int64_t>(r) * plan.padded_virtual_channels + v,
+                 weight[((m * s.in_channels + c) * s.kernel_h + i) * s.kernel_w + j]);
+      }
+  return b;
+}
+
+// Where the plan's values lie for one tile geometry.
+struct PositionRows {
+  int64_t rows = 0;                    // positions converted: every one a panel's taps read
+  std::vector<int64_t> shifts;         // per expanded tap, in the buffer
+  std::vector<int64_t> step_offsets;   // per depth step, in bf16 elements: tap offset and channels
+  int64_t buffer = 0;                  // floats of buffer the conversion reads
+};
+
+PositionRows place_position_rows(const ConvShape& s, const TileGeometry& t, const TapPlan& plan) {
+  PositionRows l;
+  const auto offset = [&](Tap tap) { return tap.i * s.dilation * t.wp + tap.j * s.dilation; };
+  int64_t reach = 0, max_shift = 0;
+  for (const Tap& e : plan.expanded) {
+    l.shifts.push_back(offset(e));
+    max_shift = std::max(max_shift, offset(e));
+  }
+  for (const Tap& r : plan.remaining) {
+    reach = std::max(reach, offset(r));
+    for (int64_t v = 0; v < plan.padded_virtual_channels; v += amx::kTileDepth)
+      l.step_offsets.push_back(offset(r) * plan.padded_virtual_channels + v);
+  }
+  const int64_t positions = (t.tile_h - 1) * t.wp + t.tile_w;
+  const int64_t panel_end = (positions + amx::kPanelCols - 1) / amx::kPanelCols * amx::kPanelCols;
+  l.rows = (panel_end + reach + amx::kTileRows - 1) / amx::kTileRows * amx::kTileRows;
+  l.buffer = (s.in_channels - 1) * t.plane + max_shift + l.rows;
+  return l;
+}
+
+// Converts a tile's buffer into the hi and lo position rows (l.rows rows of padded_virtual_channels
+// bf16 each): per 16 positions and 32 virtual channels, the channels' pairs are split (one vector of
+// 16 positions per pair), then transposed into one 64-byte row per position.
+[[gnu::target("avx512bf16")]] void fill_position_rows(const float* buf, const ConvShape& s, const TileGeometry& t,
+                                                      const TapPlan& plan, const PositionRows& l, uint16_t* hi,
+                                                      uint16_t* lo) {
+  const int64_t channels = plan.padded_virtual_channels;
+  thread_local std::vector<const float*> sources;  // per virtual channel; null for the padding
+  sources.assign(static_cast<size_t>(channels), nullptr);
+  for (int64_t v = 0; v < plan.virtual_channels; ++v)
+    sources[static_cast<size_t>(v)] =
+        buf + v % s.in_channels * t.plane + l.shifts[static_cast<size_t>(v / s.in_channels)];
+  for (int64_t q = 0; q < l.rows; q += amx::kTileRows)
+    for (int64_t v0 = 0; v0 < channels; v0 += amx::kTileDepth) {
+      Vec h[amx::kTileRows], o[amx::kTileRows];
+      for (int p = 0; p < amx::kTileRows; ++p) {
+        const float* even = sources[static_cast<size_t>(v0 + 2 * p)];
+        const float* odd = sources[static_cast<size_t>(v0 + 2 * p + 1)];
+        const SplitPairs pairs = split_pairs(even ? *reinterpret_cast<const Vec*>(even + q) : Vec{},
+                                             odd ? *reinterpret_cast<const Vec*>(odd + q) : Vec{});
+        h[p] = reinterpret_cast<Vec>(pairs.hi);
+        o[p] = reinterpret_cast<Vec>(pairs.lo);
+      }
+      transpose16(h);
+      transpose16(o);
+      for (int m = 0; m < amx::kTileRows; ++m) {
+        *reinterpret_cast<Vec*>(hi + (q + m) * channels + v0) = h[m];
+        *reinterpret_cast<Vec*>(lo + (q + m) * channels + v0) = o[m];
+      }
+    }
+}
+
+void direct_conv2d_positions(const float* x, const ConvShape& s, const float* weight, const float* bias,
+                             Activation act, float* out) {
+  static_assert(amx::kPanelCols == cpu::kPanelWidth && amx::kTileRows == cpu::kVecLanes);
+  const TapPlan plan = plan_taps(s);
+  const std::shared_ptr<const amx::SplitColumns> split = cpu::cached_weights<amx::SplitColumns>(
+      weight, s.out_channels * s.depth(), cpu::WeightPrep::TapsBf16x3, s.out_channels, plan.depth(),
+      [&] { return split_tap_weights(weight, s, plan); });
+  const amx::SplitColumns& b = *split;
+  const bool parallel = direct_parallel(s, b.padded_rows);
+  // Per position a tile holds the buffer's channels and the position rows (hi and lo: two bf16
+  // per virtual channel, one float's worth).
+  TileGeometry t = tile_geometry(s, amx::kPanelCols, s.in_channels + plan.padded_virtual_channels, parallel);
+  const PositionRows l = place_position_rows(s, t, plan);
+  t.buffer = std::max(t.buffer, l.buffer);
+  const int64_t pixels = s.out_h * s.out_w, channels = plan.padded_virtual_channels;
+  const int64_t row_elements = l.rows * channels;  // bf16 per array
+  thread_local cpu::AlignedFloats rows;            // hi, then lo (two bf16 per float)
+  const auto convert = [&](const float* buf) {
+    rows.resize(static_cast<size_t>(row_elements));
+    uint16_t* hi = reinterpret_cast<uint16_t*>(rows.data());
+    fill_position_rows(buf, s, t, plan, l, hi, hi + row_elements);
+  };
+  for_each_direct_panel(
+      x, s, t, parallel, amx::kPanelCols, convert,
+      [&](const float*, const int64_t*, int64_t p0, const PanelRun* runs, int nruns, int64_t n) {
+        const uint16_t* hi = reinterpret_cast<const uint16_t*>(rows.data()) + p0 * channels;
+        float* out_n = out + n * b.rows * pixels;
+        const auto product = [&](int64_t r0, float* block) {
+          alignas(64) float by_position[amx::kPanelCols * amx::kTileCols];
+          amx::gemm_positions(b, r0, hi, hi + row_elements, l.step_offsets.data(), channels, by_position);
+          for (int64_t p = 0; p < amx::kPanelCols; p += amx::kTileRows) {
+            Vec v[amx::kTileRows];
+            for (int m = 0; m < amx::kTileRows; ++m) v[m] = *reinterpret_cast<const Vec*>(by_position + (p + m) * amx::kTileCols);
+            transpose16(v);
+            for (int c = 0; c < amx::kTileCols; ++c) *reinterpret_cast<Vec*>(block + c * amx::kPanelCols + p) = v[c];
+          }
+        };
+        multiply_panel(b.rows, bias, act, product, [&](int64_t r0, int n_rows, const float* block) {
+          scatter_panel_rows(block, amx::kPanelCols, n_rows, runs, nruns, pixels, out_n + r0 * pixels);
+        });
+      });
 }
 
 // The lowered convolutions (strided, 1x1) the same way: per column tile the im2col panels as for
@@ -418,13 +587,14 @@ bool conv2d(const ops::Conv2dArgs& a) {
   // which would fill a 16-row tile with padding.
   if (s.out_channels > cpu::kNarrowRows && effective_matmul_precision() == MatmulPrecision::High &&
       amx::available()) {
+    if (s.stride == 1 && !pointwise) {
+      direct_conv2d_positions(x_data, s, weight.data(), bias ? bias->data() : nullptr, activation, out.data());
+      return false;
+    }
     const std::shared_ptr<const amx::SplitRows> split = cpu::cached_weights<amx::SplitRows>(
         weight.data(), weight.numel(), cpu::WeightPrep::PackedBf16x3, s.out_channels, s.depth(),
         [&] { return split_weights(weight.data(), s.out_channels, s.depth()); });
-    if (s.stride == 1 && !pointwise)
-      direct_conv2d_split(x_data, s, *split, bias ? bias->data() : nullptr, activation, out.data());
-    else
-      lowered_conv2d_split(x_data, s, *split, bias ? bias->data() : nullptr, activation, out.data());
+    lowered_conv2d_split(x_data, s, *split, bias ? bias->data() : nullptr, activation, out.data());
     return false;
   }
 #endif

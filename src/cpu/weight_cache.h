@@ -20,7 +20,7 @@ namespace vrestore::cpu {
 
 inline constexpr size_t kWeightCacheBytes = size_t{256} << 20;
 
-enum class WeightPrep : int { Packed = 0, Winograd4x4 = 1, Winograd4x4Bf16x3 = 2, PackedBf16x3 = 3 };
+enum class WeightPrep : int { Packed = 0, Winograd4x4 = 1, Winograd4x4Bf16x3 = 2, PackedBf16x3 = 3, TapsBf16x3 = 4 };
 
 // The prepared form of weight[0, count) (kind, rows and depth distinguish preparations of the same
 // values), built with make() on a miss; `bytes` of make()'s result count against the bound.
