@@ -218,8 +218,9 @@ bool direct_parallel(const ConvShape& s, int64_t out_rows) {
   return s.batch * s.out_h * (s.out_w + s.dilation * (s.kernel_w - 1)) * s.depth() * out_rows > (1 << 18);
 }
 
-// Fills each tile's buffer (geometry t, from tile_geometry) and calls tile_ready(buf) once, then
-// panel(buf, offsets, p0, runs, nruns, out_n) for every panel of `width` positions from p0 on.
+// Fills each tile's buffer (geometry t, from tile_geometry) and calls tile_ready(buf) once (what it
+// returns lives while the tile's panels run), then panel(buf, offsets, p0, runs, nruns, out_n) for
+// every panel of `width` positions from p0 on.
 // offsets[k] is im2col row k's offset in the buffer (see above).
 template <class TileReady, class Panel>
 void for_each_direct_panel(const float* x, const ConvShape& s, const TileGeometry& t, bool parallel, int64_t width,
@@ -242,7 +243,7 @@ void for_each_direct_panel(const float* x, const ConvShape& s, const TileGeometr
     storage.resize(static_cast<size_t>(t.buffer));
     float* buf = storage.data();
     fill_tile(x + n * image, s, t, oy, ox, buf);
-    tile_ready(static_cast<const float*>(buf));
+    [[maybe_unused]] const auto tile_state = tile_ready(static_cast<const float*>(buf));
 
     PanelRun runs[std::max(cpu::kPanelVecs, cpu::kWideVecs) * cpu::kVecLanes];
     const int64_t positions = (rows_here - 1) * t.wp + cols_here;
@@ -284,7 +285,7 @@ void direct_conv2d(const float* x, const ConvShape& s, const cpu::PackedWeights&
   const int64_t pixels = s.out_h * s.out_w;
   const bool parallel = direct_parallel(s, w.rows);
   const TileGeometry t = tile_geometry(s, width, s.in_channels, parallel);
-  const auto no_preparation = [](const float*) {};
+  const auto no_preparation = [](const float*) { return 0; };
   for_each_direct_panel(x, s, t, parallel, width, no_preparation, [&](const float* buf, const int64_t* offsets,
                                                                       int64_t p0, const PanelRun* runs, int nruns,
                                                                       int64_t n) {
@@ -339,17 +340,17 @@ template <class Row>
   return hi;
 }
 
-// a · B + bias, activated, for the kPanelCols columns of one panel: product(r0, block) writes the
-// product for the 16 output channels from r0 into block (16 rows of kPanelCols floats), then
-// emit(r0, rows, block) takes the finished rows.
-template <class Product, class Emit>
-void multiply_panel(int64_t out_channels, const float* bias, Activation act, Product&& product, Emit&& emit) {
+// a · (the split panel at hi) + bias, activated: emit(r0, rows, block) for each 16 output channels
+// from r0 (block: rows x kPanelCols floats).
+template <class Emit>
+void multiply_split_panel(const amx::SplitRows& a, const uint16_t* hi, const float* bias, Activation act, Emit&& emit) {
   constexpr int64_t width = amx::kPanelCols;
+  const uint16_t* lo = hi + amx::split_panel_elements(a.padded_depth);
   amx::TileScope tiles;
   alignas(64) float block[amx::kTileRows * width];
-  for (int64_t r0 = 0; r0 < out_channels; r0 += amx::kTileRows) {
-    product(r0, block);
-    const int rows = static_cast<int>(std::min<int64_t>(amx::kTileRows, out_channels - r0));
+  for (int64_t r0 = 0; r0 < a.rows; r0 += amx::kTileRows) {
+    amx::gemm_panel(a, r0, hi, lo, block, width);
+    const int rows = static_cast<int>(std::min<int64_t>(amx::kTileRows, a.rows - r0));
     for (int r = 0; r < rows; ++r) {
       const float b = bias ? bias[r0 + r] : 0.0f;
       for (int64_t j = 0; j < width; j += cpu::kVecLanes) {
@@ -359,15 +360,6 @@ void multiply_panel(int64_t out_channels, const float* bias, Activation act, Pro
     }
     emit(r0, rows, static_cast<const float*>(block));
   }
-}
-
-// multiply_panel with B the split panel at hi (split_panel).
-template <class Emit>
-void multiply_split_panel(const amx::SplitRows& a, const uint16_t* hi, const float* bias, Activation act, Emit&& emit) {
-  const uint16_t* lo = hi + amx::split_panel_elements(a.padded_depth);
-  multiply_panel(
-      a.rows, bias, act, [&](int64_t r0, float* block) { amx::gemm_panel(a, r0, hi, lo, block, amx::kPanelCols); },
-      std::forward<Emit>(emit));
 }
 
 // ---- stride-1 convolutions on the tile unit, the input read in place ----------------------------
@@ -496,6 +488,25 @@ PositionRows place_position_rows(const ConvShape& s, const TileGeometry& t, cons
     }
 }
 
+// Writes rows[c] (16 consecutive positions from panel column p, channel c) to channel c of the output
+// (out + c * pixels) at the pixels the panel's runs give them; positions outside every run are dropped.
+void store_positions(const Vec* rows, int out_rows, int64_t p, const PanelRun* runs, int nruns, float* out,
+                     int64_t pixels) {
+  constexpr int64_t kLanes = amx::kTileRows;
+  for (int i = 0; i < nruns; ++i) {
+    const PanelRun& run = runs[i];
+    const int64_t first = std::max(p, run.column), last = std::min(p + kLanes, run.column + run.length);
+    if (first >= last) continue;
+    float* at = out + run.pixel + (first - run.column);
+    if (last - first == kLanes) {  // the usual case: all 16 in one run
+      for (int c = 0; c < out_rows; ++c) *reinterpret_cast<Vec*>(at + c * pixels) = rows[c];
+      continue;
+    }
+    for (int c = 0; c < out_rows; ++c)
+      for (int64_t q = first; q < last; ++q) at[c * pixels + (q - first)] = rows[c][q - p];
+  }
+}
+
 void direct_conv2d_positions(const float* x, const ConvShape& s, const float* weight, const float* bias,
                              Activation act, float* out) {
   static_assert(amx::kPanelCols == cpu::kPanelWidth && amx::kTileRows == cpu::kVecLanes);
@@ -517,25 +528,26 @@ void direct_conv2d_positions(const float* x, const ConvShape& s, const float* we
     rows.resize(static_cast<size_t>(row_elements));
     uint16_t* hi = reinterpret_cast<uint16_t*>(rows.data());
     fill_position_rows(buf, s, t, plan, l, hi, hi + row_elements);
+    return amx::TileScope();  // configured once for the tile's panels
   };
   for_each_direct_panel(
       x, s, t, parallel, amx::kPanelCols, convert,
       [&](const float*, const int64_t*, int64_t p0, const PanelRun* runs, int nruns, int64_t n) {
         const uint16_t* hi = reinterpret_cast<const uint16_t*>(rows.data()) + p0 * channels;
-        float* out_n = out + n * b.rows * pixels;
-        const auto product = [&](int64_t r0, float* block) {
-          alignas(64) float by_position[amx::kPanelCols * amx::kTileCols];
+        alignas(64) float by_position[amx::kPanelCols * amx::kTileCols];
+        for (int64_t r0 = 0; r0 < b.rows; r0 += amx::kTileCols) {
           amx::gemm_positions(b, r0, hi, hi + row_elements, l.step_offsets.data(), channels, by_position);
+          const int out_rows = static_cast<int>(std::min<int64_t>(amx::kTileCols, b.rows - r0));
+          float* out_r = out + (n * b.rows + r0) * pixels;
           for (int64_t p = 0; p < amx::kPanelCols; p += amx::kTileRows) {
-            Vec v[amx::kTileRows];
-            for (int m = 0; m < amx::kTileRows; ++m) v[m] = *reinterpret_cast<const Vec*>(by_position + (p + m) * amx::kTileCols);
+            Vec v[amx::kTileRows];  // positions p.., then (transposed) output channels r0..
+            for (int m = 0; m < amx::kTileRows; ++m)
+              v[m] = *reinterpret_cast<const Vec*>(by_position + (p + m) * amx::kTileCols);
             transpose16(v);
-            for (int c = 0; c < amx::kTileCols; ++c) *reinterpret_cast<Vec*>(block + c * amx::kPanelCols + p) = v[c];
+            for (int c = 0; c < out_rows; ++c) v[c] = activate(v[c] + (bias ? bias[r0 + c] : 0.0f), act);
+            store_positions(v, out_rows, p, runs, nruns, out_r, pixels);
           }
-        };
-        multiply_panel(b.rows, bias, act, product, [&](int64_t r0, int n_rows, const float* block) {
-          scatter_panel_rows(block, amx::kPanelCols, n_rows, runs, nruns, pixels, out_n + r0 * pixels);
-        });
+        }
       });
 }
 
