@@ -1,8 +1,9 @@
 // fp32 matrix products on the AMX-BF16 tile unit at near-fp32 accuracy ("bf16x3"), used only where
 // vrestore::set_float32_matmul_precision(MatmulPrecision::High) allows it (core/matmul_precision.h):
 // today the convolutions with more than 4 output channels: the Winograd 3x3 ones
-// (conv_winograd.cpp), the direct and the lowered paths (conv2d.cpp: SpyNet's 7x7, dilated and
-// narrow 3x3, strided, 1x1), each of which writes its own B operand (amx_split.h).
+// (conv_winograd.cpp) and the lowered paths (conv2d.cpp: strided, 1x1), which write their B operand
+// panel by panel (gemm_panel, amx_split.h), and the direct path (conv2d.cpp: SpyNet's 7x7, dilated
+// and narrow 3x3), whose input rows are read in place as the A operand (gemm_positions).
 //
 // Each fp32 operand x is split into hi = bf16(x) and lo = bf16(x - hi), both rounded to nearest
 // even, so that x = hi + lo up to 2^-18 |x|; a product is then a·b ~ ah·bh + al·bh + ah·bl (the
@@ -10,16 +11,16 @@
 // thus off by up to ~1e-5 of its size instead of fp32's 6e-8. In the Winograd convolution the
 // transforms (coefficients up to 8) amplify that: outputs land within ~5e-5 of their largest
 // magnitude (tests/test_ops.cpp; the untransformed paths ~3e-6), and EDVR, BasicVSR and
-// RealBasicVSR within 1.2e-5 of upstream (their tolerance is 1e-4; SpyNet's flows within
-// 1.1e-4 px, tolerance 5e-4). That is the precision PyTorch's set_float32_matmul_precision("high")
+// RealBasicVSR within 1.1e-5 of upstream (their tolerance is 1e-4; SpyNet's flows within
+// 8.7e-5 px, tolerance 5e-4). That is the precision PyTorch's set_float32_matmul_precision("high")
 // describes ("each float32 number as the sum of two bfloat16 numbers").
 //
 // What the unit does not keep: bf16 inputs below 2^-126 are read as zero (a lo part below ~1e-33,
 // harmless next to its hi), and an infinite x gives lo = inf - inf = NaN, so infinities come out as
 // NaN (both are non-finite, which the models report).
 //
-// Shapes are fixed by the tiles: A (the weights) in blocks of kTileRows rows, B in panels of
-// kPanelCols columns (three tiles), depth in steps of kTileDepth (zero-padded).
+// Shapes are fixed by the tiles: the weights in blocks of 16 output channels, the positions in
+// panels of kPanelCols (three tiles), depth in steps of kTileDepth (zero-padded).
 #pragma once
 
 #include <cstddef>

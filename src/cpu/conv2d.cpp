@@ -7,7 +7,8 @@
 //    copied into panels per tile (fill_lowered_tile);
 //  * strided convolutions: im2col of one column tile at a time into GEMM panels (conv_impl.h).
 // At float32 matmul precision High on a CPU with AMX-BF16, all of them but those with a few output
-// channels multiply on the tile unit instead, as bf16x3 products (amx_bf16.h).
+// channels multiply on the tile unit instead, as bf16x3 products (amx_bf16.h); the direct ones
+// then read the tile's input converted once to bf16, position by position (see below).
 // Packed (and Winograd-transformed) weights are memoised across calls (weight_cache.h).
 // Compiled once per ISA level into vrestore::cpu::VRESTORE_ISA_NS (isa.h); ops::conv2d (dispatch.cpp)
 // calls the level in use.
