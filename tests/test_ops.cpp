@@ -318,12 +318,14 @@ TEST_CASE("conv2d at float32 matmul precision High: AMX bf16x3 products within t
   // per tap), the kernel's columns (7x7 with 16 channels and with SpyNet's 8, padded from 56 to 64
   // virtual channels), all taps (a dilated 3x3 with 24 channels, a 3x3 with too few input channels
   // for Winograd); output channels that are no multiple of the 16-row tile; the lowered path:
-  // stride 2 (EDVR's pyramid), 1x1 (fusion convs), both with a last partial panel.
+  // stride 2 (EDVR's pyramid; and with 3 channels, less than one depth step), a 5x5 at stride 3,
+  // 1x1 (fusion convs), all with a last partial panel.
   for (const Case& c : {Case{{1, 64, 64, 64}, 64, 3, 1, 1}, Case{{1, 67, 20, 33}, 64, 3, 1, 1},
                         Case{{2, 13, 37, 53}, 19, 3, 1, 1}, Case{{1, 32, 30, 50}, 64, 7, 1, 1},
                         Case{{1, 64, 21, 27}, 48, 3, 2, 1}, Case{{2, 16, 23, 29}, 20, 7, 1, 1},
                         Case{{1, 8, 25, 41}, 32, 7, 1, 1}, Case{{1, 24, 26, 31}, 40, 3, 2, 1},
                         Case{{1, 3, 33, 47}, 64, 3, 1, 1}, Case{{2, 64, 45, 37}, 64, 3, 1, 2},
+                        Case{{1, 3, 31, 45}, 24, 3, 1, 2}, Case{{1, 16, 29, 34}, 20, 5, 1, 3},
                         Case{{1, 96, 19, 41}, 36, 1, 1, 1}}) {
     const unsigned seed = 1300 + index++ * 7;
     const Tensor x = random_tensor(c.x, seed);
