@@ -67,11 +67,17 @@ SplitRows allocate_split_rows(int64_t rows, int64_t depth) {
   return a;
 }
 
+namespace {
+// x (exact: weights are prepared in double) as hi + lo, both bf16 bits.
+void split_into(double x, uint16_t& hi, uint16_t& lo) {
+  hi = float_to_bf16_bits(static_cast<float>(x));
+  lo = float_to_bf16_bits(static_cast<float>(x - static_cast<double>(bf16_bits_to_float(hi))));
+}
+}  // namespace
+
 void set(SplitRows& a, int64_t row, int64_t k, double x) {
-  const uint16_t hi = float_to_bf16_bits(static_cast<float>(x));
   const size_t at = static_cast<size_t>(row * a.padded_depth + k);
-  a.hi[at] = hi;
-  a.lo[at] = float_to_bf16_bits(static_cast<float>(x - static_cast<double>(bf16_bits_to_float(hi))));
+  split_into(x, a.hi[at], a.lo[at]);
 }
 
 size_t prepared_bytes(const SplitRows& a) { return (a.hi.size() + a.lo.size()) * sizeof(uint16_t); }
@@ -92,16 +98,13 @@ SplitColumns allocate_split_columns(int64_t rows, int64_t depth) {
 }
 
 void set(SplitColumns& b, int64_t row, int64_t k, double x) {
-  const uint16_t hi = float_to_bf16_bits(static_cast<float>(x));
   const int64_t tile = row / kTileCols * (b.padded_depth / kTileDepth) + k / kTileDepth;
   const size_t at = static_cast<size_t>(tile * kTileElements + k % kTileDepth / 2 * 2 * kTileCols + row % kTileCols * 2 +
                                         k % 2);
-  b.hi[at] = hi;
-  b.lo[at] = float_to_bf16_bits(static_cast<float>(x - static_cast<double>(bf16_bits_to_float(hi))));
+  split_into(x, b.hi[at], b.lo[at]);
 }
 
 size_t prepared_bytes(const SplitColumns& b) { return (b.hi.size() + b.lo.size()) * sizeof(uint16_t); }
-
 
 #if defined(__x86_64__)
 #pragma GCC push_options

@@ -80,12 +80,12 @@ size_t prepared_bytes(const SplitColumns& b);
 // out (kPanelCols positions x 16 output channels from r0, rows of 16 floats) = A · B, where A's
 // depth step s for positions [16 t, 16 t + 16) of the panel is the tile whose row m (the position's
 // kTileDepth values, hi or lo) starts at a_hi (a_lo) + step_offsets[s] + (16 t + m) * a_stride
-// bf16 elements, read in place. r0 is a multiple of kTileRows. Needs the thread's tiles configured.
+// bf16 elements, read in place. r0 is a multiple of kTileCols. Needs the thread's tiles configured.
 void gemm_positions(const SplitColumns& b, int64_t r0, const uint16_t* a_hi, const uint16_t* a_lo,
                     const int64_t* step_offsets, int64_t a_stride, float* out);
 
-// Configures this thread's tile registers for gemm_panel while alive, releases them after (so that
-// the thread's context switches stop saving 8 KiB of tile state).
+// Configures this thread's tile registers for gemm_panel and gemm_positions while alive, releases
+// them after (so that the thread's context switches stop saving 8 KiB of tile state).
 class TileScope {
  public:
   TileScope();
