@@ -56,16 +56,20 @@ bool available() {
   return yes;
 }
 
-SplitRows allocate_split_rows(int64_t rows, int64_t depth) {
-  SplitRows a;
+template <SplitLayout kLayout>
+Split<kLayout> allocate_split(int64_t rows, int64_t depth) {
+  static_assert(kTileRows == kTileCols, "either layout pads the rows to one tile");
+  Split<kLayout> a;
   a.rows = rows;
   a.depth = depth;
-  a.padded_rows = round_up(std::max<int64_t>(rows, 1), kTileRows, "amx::allocate_split_rows");
-  a.padded_depth = round_up(std::max<int64_t>(depth, 1), kTileDepth, "amx::allocate_split_rows");
+  a.padded_rows = round_up(std::max<int64_t>(rows, 1), kTileRows, "amx::allocate_split");
+  a.padded_depth = round_up(std::max<int64_t>(depth, 1), kTileDepth, "amx::allocate_split");
   a.hi.assign(static_cast<size_t>(a.padded_rows * a.padded_depth), 0);
   a.lo.assign(a.hi.size(), 0);
   return a;
 }
+template SplitRows allocate_split<SplitLayout::Rows>(int64_t, int64_t);
+template SplitColumns allocate_split<SplitLayout::Columns>(int64_t, int64_t);
 
 namespace {
 // x (exact: weights are prepared in double) as hi + lo, both bf16 bits.
@@ -73,28 +77,13 @@ void split_into(double x, uint16_t& hi, uint16_t& lo) {
   hi = float_to_bf16_bits(static_cast<float>(x));
   lo = float_to_bf16_bits(static_cast<float>(x - static_cast<double>(bf16_bits_to_float(hi))));
 }
+
+constexpr int64_t kTileElements = kTileRows * kTileDepth;  // bf16 in one tile
 }  // namespace
 
 void set(SplitRows& a, int64_t row, int64_t k, double x) {
   const size_t at = static_cast<size_t>(row * a.padded_depth + k);
   split_into(x, a.hi[at], a.lo[at]);
-}
-
-size_t prepared_bytes(const SplitRows& a) { return (a.hi.size() + a.lo.size()) * sizeof(uint16_t); }
-
-namespace {
-constexpr int64_t kTileElements = kTileRows * kTileDepth;  // bf16 in one tile
-}  // namespace
-
-SplitColumns allocate_split_columns(int64_t rows, int64_t depth) {
-  SplitColumns b;
-  b.rows = rows;
-  b.depth = depth;
-  b.padded_rows = round_up(std::max<int64_t>(rows, 1), kTileCols, "amx::allocate_split_columns");
-  b.padded_depth = round_up(std::max<int64_t>(depth, 1), kTileDepth, "amx::allocate_split_columns");
-  b.hi.assign(static_cast<size_t>(b.padded_rows * b.padded_depth), 0);
-  b.lo.assign(b.hi.size(), 0);
-  return b;
 }
 
 void set(SplitColumns& b, int64_t row, int64_t k, double x) {
@@ -103,8 +92,6 @@ void set(SplitColumns& b, int64_t row, int64_t k, double x) {
                                         k % 2);
   split_into(x, b.hi[at], b.lo[at]);
 }
-
-size_t prepared_bytes(const SplitColumns& b) { return (b.hi.size() + b.lo.size()) * sizeof(uint16_t); }
 
 #if defined(__x86_64__)
 #pragma GCC push_options

@@ -38,17 +38,30 @@ constexpr int kPanelCols = 3 * kTileCols;
 // tile registers (asked once, on the first call).
 bool available();
 
-// The A operand: rows x depth values split into hi and lo, each (padded_rows, padded_depth)
-// row-major bf16 bits, zero beyond (rows, depth).
-struct SplitRows {
+// A weight matrix (rows = output channels, depth) split into hi and lo bf16 bits, zero beyond
+// (rows, depth), laid out for one of the two products below: SplitRows row-major, each
+// (padded_rows, padded_depth), the A operand of gemm_panel; SplitColumns in the B tiles of
+// gemm_positions: per 16 rows, per depth step, kTileDepth / 2 rows of (k, k + 1) pairs for the
+// 16 rows, 1 KiB each.
+enum class SplitLayout { Rows, Columns };
+template <SplitLayout kLayout>
+struct Split {
   int64_t rows = 0, depth = 0, padded_rows = 0, padded_depth = 0;
   std::vector<uint16_t> hi, lo;
 };
+using SplitRows = Split<SplitLayout::Rows>;
+using SplitColumns = Split<SplitLayout::Columns>;
+
 // A zero matrix of that shape (fill with set()).
-SplitRows allocate_split_rows(int64_t rows, int64_t depth);
-// Splits the exact value x (the weights are prepared in double) into A[row, k].
+template <SplitLayout kLayout>
+Split<kLayout> allocate_split(int64_t rows, int64_t depth);
+// Splits the exact value x (the weights are prepared in double) into element (row, k).
 void set(SplitRows& a, int64_t row, int64_t k, double x);
-size_t prepared_bytes(const SplitRows& a);
+void set(SplitColumns& b, int64_t row, int64_t k, double x);
+template <SplitLayout kLayout>
+size_t prepared_bytes(const Split<kLayout>& a) {
+  return (a.hi.size() + a.lo.size()) * sizeof(uint16_t);
+}
 
 // The B operand for one panel (depth rows of kPanelCols columns), hi and lo each in the order the
 // tiles load it: per depth step of kTileDepth, per column tile, kTileDepth / 2 rows of kTileCols
@@ -66,17 +79,7 @@ void gemm_panel(const SplitRows& a, int64_t r0, const uint16_t* b_hi, const uint
                 int64_t out_row_stride);
 
 // The other way round, for convolutions whose input is laid out position by position ("NHWC"):
-// B is the weights, C is (positions, output channels). SplitColumns holds the weights (rows = output
-// channels, depth), split into hi and lo, as B tiles: per 16 rows, per depth step, kTileDepth / 2
-// rows of (k, k + 1) pairs for 16 output channels, 1 KiB each, zero beyond (rows, depth).
-struct SplitColumns {
-  int64_t rows = 0, depth = 0, padded_rows = 0, padded_depth = 0;
-  std::vector<uint16_t> hi, lo;
-};
-SplitColumns allocate_split_columns(int64_t rows, int64_t depth);
-void set(SplitColumns& b, int64_t row, int64_t k, double x);
-size_t prepared_bytes(const SplitColumns& b);
-
+// B is the weights (SplitColumns), C is (positions, output channels).
 // out (kPanelCols positions x 16 output channels from r0, rows of 16 floats) = A · B, where A's
 // depth step s for positions [16 t, 16 t + 16) of the panel is the tile whose row m (the position's
 // kTileDepth values, hi or lo) starts at a_hi (a_lo) + step_offsets[s] + (16 t + m) * a_stride

@@ -312,7 +312,7 @@ void direct_conv2d(const float* x, const ConvShape& s, const cpu::PackedWeights&
 #if VRESTORE_ISA_AVX512
 // The weights (Cout, Cin * kh * kw) as the A operand of the tile unit's bf16x3 products.
 amx::SplitRows split_weights(const float* weight, int64_t rows, int64_t depth) {
-  amx::SplitRows a = amx::allocate_split_rows(rows, depth);
+  amx::SplitRows a = amx::allocate_split<amx::SplitLayout::Rows>(rows, depth);
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t k = 0; k < depth; ++k) amx::set(a, r, k, weight[r * depth + k]);
   return a;
@@ -417,7 +417,7 @@ TapPlan plan_taps(const ConvShape& s) {
 // The weights (Cout, Cin, kh, kw) as the B operand in the plan's depth order: remaining tap r, then
 // virtual channel v = e * Cin + c (zero for the padding).
 amx::SplitColumns split_tap_weights(const float* weight, const ConvShape& s, const TapPlan& plan) {
-  amx::SplitColumns b = amx::allocate_split_columns(s.out_channels, plan.depth());
+  amx::SplitColumns b = amx::allocate_split<amx::SplitLayout::Columns>(s.out_channels, plan.depth());
   for (int64_t m = 0; m < s.out_channels; ++m)
     for (size_t r = 0; r < plan.remaining.size(); ++r)
       for (int64_t v = 0; v < plan.virtual_channels; ++v) {

@@ -314,7 +314,7 @@ size_t prepared_bytes(const SplitWinogradWeights& w) {
 SplitWinogradWeights split_transform_weights(const float* weight, int64_t cout, int64_t cin) {
   SplitWinogradWeights u;
   u.positions.reserve(kPositions);
-  for (int p = 0; p < kPositions; ++p) u.positions.push_back(amx::allocate_split_rows(cout, cin));
+  for (int p = 0; p < kPositions; ++p) u.positions.push_back(amx::allocate_split<amx::SplitLayout::Rows>(cout, cin));
   transform_weights(weight, cout, cin, [&](int p, int64_t o, int64_t c, double x) {
     amx::set(u.positions[static_cast<size_t>(p)], o, c, x);
   });
