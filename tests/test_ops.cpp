@@ -387,6 +387,30 @@ TEST_CASE("conv2d follows weights edited in place (prepared weights are never st
   CHECK(cpu::weight_cache_stats().bytes <= cpu::kWeightCacheBytes);
 }
 
+TEST_CASE("conv2d prepares weights per kernel shape: views of the same values do not share a preparation", "[ops]") {
+  struct RestorePrecision {
+    MatmulPrecision saved = float32_matmul_precision();
+    ~RestorePrecision() { set_float32_matmul_precision(saved); }
+  } restore;
+  // One weight storage seen as (16, 72, 1, 1), (16, 8, 3, 3) and (16, 24, 1, 3): the same address,
+  // count and values. At High the direct path's preparation depends on the kernel's layout (taps
+  // moved into virtual channels), and two of these once had the same prepared depth (96).
+  const Tensor storage = random_tensor({16, 72, 1, 1}, 41, -0.2f, 0.2f);
+  for (const MatmulPrecision precision : {MatmulPrecision::Highest, MatmulPrecision::High}) {
+    set_float32_matmul_precision(precision);
+    for (const Shape& shape : {Shape{16, 72, 1, 1}, Shape{16, 8, 3, 3}, Shape{16, 24, 1, 3}, Shape{16, 72, 1, 1}}) {
+      const Tensor w = storage.reshape(shape);
+      const Tensor x = random_tensor({1, shape[1], 10, 12}, 42);
+      ops::Conv2dParams p;
+      p.padding = 1;  // a 1x1 with padding takes the direct path too
+      const Tensor ref = naive_conv2d(x, w, nullptr, 1, 1, 1, 1, Activation::None);
+      const test::Diff d = test::compare(ops::conv2d(x, w, nullptr, p), ref);
+      INFO("weight " << w.shape_str() << (precision == MatmulPrecision::High ? " at High" : " at Highest"));
+      CHECK(d.max_abs <= 1e-4 * d.ref_abs_max);
+    }
+  }
+}
+
 TEST_CASE("pixel_shuffle matches the formula at widths that are not a multiple of the vector", "[ops]") {
   for (auto [shape, r] : {std::pair<Shape, int>{{2, 8, 5, 37}, 2}, {{1, 12, 3, 16}, 2}, {{1, 18, 4, 7}, 3}}) {
     const Tensor x = random_tensor(shape, 77);

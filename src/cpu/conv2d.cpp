@@ -114,6 +114,8 @@ void im2col_tile(const float* x_n, const ConvShape& s, int64_t p0, int64_t cols,
   cpu::zero_panel_padding(panels, s.depth(), cols);
 }
 
+cpu::WeightShape weight_shape(const ConvShape& s) { return {s.out_channels, s.in_channels, s.kernel_h, s.kernel_w}; }
+
 // A 1x1 stride-1 convolution without padding: its input already is the im2col matrix.
 bool is_pointwise(const ConvShape& s) {
   return s.kernel_h == 1 && s.kernel_w == 1 && s.stride == 1 && s.pad_h == 0 && s.pad_w == 0;
@@ -513,7 +515,7 @@ void direct_conv2d_positions(const float* x, const ConvShape& s, const float* we
   static_assert(amx::kPanelCols == cpu::kPanelWidth && amx::kTileRows == cpu::kVecLanes);
   const TapPlan plan = plan_taps(s);
   const std::shared_ptr<const amx::SplitColumns> split = cpu::cached_weights<amx::SplitColumns>(
-      weight, s.out_channels * s.depth(), cpu::WeightPrep::TapsBf16x3, s.out_channels, plan.depth(),
+      weight, weight_shape(s), cpu::WeightPrep::TapsBf16x3,
       [&] { return split_tap_weights(weight, s, plan); });
   const amx::SplitColumns& b = *split;
   const bool parallel = direct_parallel(s, b.padded_rows);
@@ -605,14 +607,14 @@ bool conv2d(const ops::Conv2dArgs& a) {
       return false;
     }
     const std::shared_ptr<const amx::SplitRows> split = cpu::cached_weights<amx::SplitRows>(
-        weight.data(), weight.numel(), cpu::WeightPrep::PackedBf16x3, s.out_channels, s.depth(),
+        weight.data(), weight_shape(s), cpu::WeightPrep::PackedBf16x3,
         [&] { return split_weights(weight.data(), s.out_channels, s.depth()); });
     lowered_conv2d_split(x_data, s, *split, bias ? bias->data() : nullptr, activation, out.data());
     return false;
   }
 #endif
   const std::shared_ptr<const cpu::PackedWeights> packed = cpu::cached_weights<cpu::PackedWeights>(
-      weight.data(), weight.numel(), cpu::WeightPrep::Packed, s.out_channels, s.depth(),
+      weight.data(), weight_shape(s), cpu::WeightPrep::Packed,
       [&] { return cpu::pack_weights(weight.data(), s.out_channels, s.depth()); });
   const cpu::PackedWeights& w = *packed;
   if (s.stride == 1 && !pointwise) {

@@ -575,12 +575,12 @@ void split_position_gemms(const SplitWinogradWeights& u, const uint16_t* v_hi, c
 void winograd_conv3x3(const float* x, const float* weight, const float* bias, ops::Activation act,
                       const float* residual, const WinogradShape& s, float* out) {
   const Grid g = make_grid(s);
-  const int64_t weight_count = s.out_channels * s.in_channels * 9;
+  const WeightShape shape{s.out_channels, s.in_channels, 3, 3};
 #if VRESTORE_ISA_AVX512
   std::shared_ptr<const SplitWinogradWeights> split;
   if (effective_matmul_precision() == MatmulPrecision::High && amx::available())
     split = cached_weights<SplitWinogradWeights>(
-        weight, weight_count, WeightPrep::Winograd4x4Bf16x3, s.out_channels, s.in_channels,
+        weight, shape, WeightPrep::Winograd4x4Bf16x3,
         [&] { return split_transform_weights(weight, s.out_channels, s.in_channels); });
   const size_t split_elements = split ? amx::split_panel_elements(split->positions[0].padded_depth) : 0;
 #else
@@ -588,7 +588,7 @@ void winograd_conv3x3(const float* x, const float* weight, const float* bias, op
 #endif
   std::shared_ptr<const WinogradWeights> u;
   if (!split)
-    u = cached_weights<WinogradWeights>(weight, weight_count, WeightPrep::Winograd4x4, s.out_channels, s.in_channels,
+    u = cached_weights<WinogradWeights>(weight, shape, WeightPrep::Winograd4x4,
                                         [&] { return transform_weights(weight, s.out_channels, s.in_channels); });
   const int64_t blocks = (g.columns() + kPanelWidth - 1) / kPanelWidth;
   const int64_t units = s.batch * blocks;

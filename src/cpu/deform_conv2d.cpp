@@ -273,7 +273,7 @@ void deform_conv2d(const ops::DeformConv2dArgs& a) {
   const Tensor* bias = a.bias.defined() ? &a.bias : nullptr;
   Tensor out = a.out;  // (N, Cout, Ho, Wo)
   const std::shared_ptr<const cpu::PackedWeights> packed = cpu::cached_weights<cpu::PackedWeights>(
-      weight.data(), weight.numel(), cpu::WeightPrep::Packed, s.out_channels, s.depth(),
+      weight.data(), {s.out_channels, s.in_channels, s.kernel_h, s.kernel_w}, cpu::WeightPrep::Packed,
       [&] { return cpu::pack_weights(weight.data(), s.out_channels, s.depth()); });
   const cpu::PackedWeights& w = *packed;
   const int64_t pixels = s.out_h * s.out_w;

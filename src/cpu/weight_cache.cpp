@@ -16,7 +16,7 @@ struct Entry {
   size_t bytes = 0;
 };
 
-using Key = std::tuple<const float*, int64_t, int, int64_t, int64_t>;
+using Key = std::tuple<const float*, int, int64_t, int64_t, int64_t, int64_t>;  // weight, kind, shape
 
 class WeightCache {
  public:
@@ -70,10 +70,10 @@ WeightCache& cache() {
 
 }  // namespace
 
-std::shared_ptr<const void> cached_weights_untyped(const float* weight, int64_t count, WeightPrep kind, int64_t rows,
-                                                   int64_t depth,
+std::shared_ptr<const void> cached_weights_untyped(const float* weight, const WeightShape& shape, WeightPrep kind,
                                                    const std::function<std::shared_ptr<const void>(size_t&)>& make) {
-  const Key key{weight, count, static_cast<int>(kind), rows, depth};
+  const Key key{weight, static_cast<int>(kind), shape.out_channels, shape.in_channels, shape.kernel_h, shape.kernel_w};
+  const int64_t count = shape.count();
   const size_t source_bytes = static_cast<size_t>(count) * sizeof(float);
   if (std::shared_ptr<const Entry> hit = cache().find(key)) {
     if (std::memcmp(hit->source.data(), weight, source_bytes) == 0) return hit->value;

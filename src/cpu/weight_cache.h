@@ -22,17 +22,23 @@ inline constexpr size_t kWeightCacheBytes = size_t{256} << 20;
 
 enum class WeightPrep : int { Packed = 0, Winograd4x4 = 1, Winograd4x4Bf16x3 = 2, PackedBf16x3 = 3, TapsBf16x3 = 4 };
 
-// The prepared form of weight[0, count) (kind, rows and depth distinguish preparations of the same
-// values), built with make() on a miss; `bytes` of make()'s result count against the bound.
-std::shared_ptr<const void> cached_weights_untyped(const float* weight, int64_t count, WeightPrep kind, int64_t rows,
-                                                   int64_t depth,
+// The shape of a convolution's weight (Cout, Cin, kh, kw): with the preparation kind, the key of an
+// entry. (Preparations that depend on the kernel's layout differ between views of the same values,
+// e.g. (16, 72, 1, 1) and (16, 8, 3, 3).)
+struct WeightShape {
+  int64_t out_channels, in_channels, kernel_h, kernel_w;
+  int64_t count() const { return out_channels * in_channels * kernel_h * kernel_w; }
+};
+
+// The prepared form of the weight (shape.count() floats), built with make() on a miss; `bytes` of
+// make()'s result count against the bound.
+std::shared_ptr<const void> cached_weights_untyped(const float* weight, const WeightShape& shape, WeightPrep kind,
                                                    const std::function<std::shared_ptr<const void>(size_t& bytes)>& make);
 
 template <class T, class Make>
-std::shared_ptr<const T> cached_weights(const float* weight, int64_t count, WeightPrep kind, int64_t rows,
-                                        int64_t depth, Make&& make) {
+std::shared_ptr<const T> cached_weights(const float* weight, const WeightShape& shape, WeightPrep kind, Make&& make) {
   return std::static_pointer_cast<const T>(
-      cached_weights_untyped(weight, count, kind, rows, depth, [&](size_t& bytes) -> std::shared_ptr<const void> {
+      cached_weights_untyped(weight, shape, kind, [&](size_t& bytes) -> std::shared_ptr<const void> {
         auto value = std::make_shared<T>(make());
         bytes = prepared_bytes(*value);
         return value;
