@@ -2,7 +2,7 @@
 // every call; packing them into GEMM panels (and, for Winograd, transforming them first) costs as
 // much as a small convolution, and models call the same layers with the same weights every frame.
 //
-// An entry is keyed by the weight's address, size and preparation kind, and keeps a copy of the
+// An entry is keyed by the weight's address, shape and preparation kind, and keeps a copy of the
 // weight values it was made from: a lookup compares the current values with that copy (memcmp) and
 // rebuilds on any difference, so a hit always returns exactly what a fresh preparation would (a
 // tensor freed and another allocated at the same address, or weights edited in place, are detected).
