@@ -222,13 +222,12 @@ bool direct_parallel(const ConvShape& s, int64_t out_rows) {
 }
 
 // Fills each tile's buffer (geometry t, from tile_geometry) and calls tile_ready(buf) once (what it
-// returns lives while the tile's panels run), then panel(buf, offsets, p0, runs, nruns, out_n) for
-// every panel of `width` positions from p0 on.
+// returns lives while the tile's panels run), then panel(buf, offsets, p0, runs, nruns, n) for
+// every panel of `width` positions from p0 on, n the image.
 // offsets[k] is im2col row k's offset in the buffer (see above).
 template <class TileReady, class Panel>
 void for_each_direct_panel(const float* x, const ConvShape& s, const TileGeometry& t, bool parallel, int64_t width,
                            TileReady&& tile_ready, Panel&& panel) {
-
   std::vector<int64_t> offsets(static_cast<size_t>(s.depth()));
   for (int64_t c = 0, k = 0; c < s.in_channels; ++c)
     for (int64_t i = 0; i < s.kernel_h; ++i)
