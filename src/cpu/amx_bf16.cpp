@@ -112,45 +112,71 @@ void configure_tiles() {
 
 void release_tiles() { _tile_release(); }
 
+// Where one depth step's operand tiles lie. One operand comes whole (tiles 3 and 4: hi, lo), the
+// other in three tiles (5-7, loaded from hi, then from lo); rows `stride` bytes apart, tile n of the
+// three `step` bytes after tile 0.
+struct StepTiles {
+  const void *single_hi, *single_lo;
+  int64_t single_stride;
+  const void *triple_hi, *triple_lo;
+  int64_t triple_stride, triple_step;
+};
+
+// Accumulators 0-2 = the sum over `steps` depth steps (tiles(s) -> StepTiles) of the bf16x3 products
+// of the single operand with each of the three: hi * hi, lo * hi, then hi * lo (consecutive products
+// go to different accumulators, so that none waits for the previous one's result). kTripleIsA: the
+// three tiles are the A operand (rows of C), else B. Then accumulator n is stored at
+// out + n * out_step floats, rows out_stride bytes apart.
+template <bool kTripleIsA, class Tiles>
+void accumulate_three(int64_t steps, Tiles&& tiles, float* out, int64_t out_stride, int64_t out_step) {
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  for (int64_t s = 0; s < steps; ++s) {
+    const StepTiles t = tiles(s);
+    _tile_loadd(3, t.single_hi, t.single_stride);
+    _tile_loadd(4, t.single_lo, t.single_stride);
+    // (Macros: the tile numbers must be literals in the instructions.)
+#define VRESTORE_LOAD_THREE(from)                                                   \
+  _tile_loadd(5, from, t.triple_stride);                                             \
+  _tile_loadd(6, static_cast<const char*>(from) + t.triple_step, t.triple_stride);   \
+  _tile_loadd(7, static_cast<const char*>(from) + 2 * t.triple_step, t.triple_stride)
+#define VRESTORE_TIMES_THREE(single) \
+  if constexpr (kTripleIsA) {        \
+    _tile_dpbf16ps(0, 5, single);    \
+    _tile_dpbf16ps(1, 6, single);    \
+    _tile_dpbf16ps(2, 7, single);    \
+  } else {                           \
+    _tile_dpbf16ps(0, single, 5);    \
+    _tile_dpbf16ps(1, single, 6);    \
+    _tile_dpbf16ps(2, single, 7);    \
+  }
+    VRESTORE_LOAD_THREE(t.triple_hi);
+    VRESTORE_TIMES_THREE(3)
+    VRESTORE_TIMES_THREE(4)
+    VRESTORE_LOAD_THREE(t.triple_lo);
+    VRESTORE_TIMES_THREE(3)
+#undef VRESTORE_LOAD_THREE
+#undef VRESTORE_TIMES_THREE
+  }
+  _tile_stored(0, out, out_stride);
+  _tile_stored(1, out + out_step, out_stride);
+  _tile_stored(2, out + 2 * out_step, out_stride);
+}
+
+constexpr int64_t kBf16 = sizeof(uint16_t);
+
 }  // namespace
 
 void gemm_panel(const SplitRows& a, int64_t r0, const uint16_t* b_hi, const uint16_t* b_lo, float* out,
                 int64_t out_row_stride) {
   const uint16_t* a_hi = a.hi.data() + r0 * a.padded_depth;
   const uint16_t* a_lo = a.lo.data() + r0 * a.padded_depth;
-  const int64_t a_stride = a.padded_depth * static_cast<int64_t>(sizeof(uint16_t));
-  constexpr int64_t kBTile = 16 * 32;  // bf16 per B tile
-  _tile_zero(0);
-  _tile_zero(1);
-  _tile_zero(2);
-  for (int64_t k = 0; k < a.padded_depth; k += kTileDepth) {
-    _tile_loadd(3, a_hi + k, a_stride);
-    _tile_loadd(4, a_lo + k, a_stride);
-    const uint16_t* bh = b_hi + (k / kTileDepth) * 3 * kBTile;
-    const uint16_t* bl = b_lo + (k / kTileDepth) * 3 * kBTile;
-    // hi * hi, then lo * hi, for the three column tiles in turn (consecutive products go to
-    // different accumulators, so that none waits for the previous one's result), then hi * lo.
-    // (Macros: the tile numbers must be literals in the instructions.)
-#define VRESTORE_LOAD_B_TILES(from) \
-  _tile_loadd(5, from, 64);         \
-  _tile_loadd(6, from + kBTile, 64); \
-  _tile_loadd(7, from + 2 * kBTile, 64)
-#define VRESTORE_TIMES_B_TILES(a) \
-  _tile_dpbf16ps(0, a, 5);        \
-  _tile_dpbf16ps(1, a, 6);        \
-  _tile_dpbf16ps(2, a, 7)
-    VRESTORE_LOAD_B_TILES(bh);
-    VRESTORE_TIMES_B_TILES(3);
-    VRESTORE_TIMES_B_TILES(4);
-    VRESTORE_LOAD_B_TILES(bl);
-    VRESTORE_TIMES_B_TILES(3);
-#undef VRESTORE_LOAD_B_TILES
-#undef VRESTORE_TIMES_B_TILES
-  }
-  const int64_t c_stride = out_row_stride * static_cast<int64_t>(sizeof(float));
-  _tile_stored(0, out, c_stride);
-  _tile_stored(1, out + kTileCols, c_stride);
-  _tile_stored(2, out + 2 * kTileCols, c_stride);
+  const auto tiles = [&](int64_t s) {
+    const int64_t k = s * kTileDepth, at = s * 3 * kTileElements;
+    return StepTiles{a_hi + k, a_lo + k, a.padded_depth * kBf16, b_hi + at, b_lo + at, 64, kTileElements * kBf16};
+  };
+  accumulate_three<false>(a.padded_depth / kTileDepth, tiles, out, out_row_stride * sizeof(float), kTileCols);
 }
 
 void gemm_positions(const SplitColumns& b, int64_t r0, const uint16_t* a_hi, const uint16_t* a_lo,
@@ -158,37 +184,13 @@ void gemm_positions(const SplitColumns& b, int64_t r0, const uint16_t* a_hi, con
   const int64_t steps = b.padded_depth / kTileDepth;
   const uint16_t* b_hi = b.hi.data() + r0 / kTileCols * steps * kTileElements;
   const uint16_t* b_lo = b.lo.data() + r0 / kTileCols * steps * kTileElements;
-  const int64_t a_bytes = a_stride * static_cast<int64_t>(sizeof(uint16_t));
-  const int64_t tile_step = kTileRows * a_stride;  // elements from one position tile to the next
-  _tile_zero(0);
-  _tile_zero(1);
-  _tile_zero(2);
-  for (int64_t s = 0; s < steps; ++s) {
-    _tile_loadd(3, b_hi + s * kTileElements, 64);
-    _tile_loadd(4, b_lo + s * kTileElements, 64);
-    const uint16_t* ah = a_hi + step_offsets[s];
-    const uint16_t* al = a_lo + step_offsets[s];
-    // As in gemm_panel: hi * hi and hi * lo for the three position tiles in turn, then lo * hi.
-#define VRESTORE_LOAD_A_TILES(from)                   \
-  _tile_loadd(5, from, a_bytes);                       \
-  _tile_loadd(6, from + tile_step, a_bytes);           \
-  _tile_loadd(7, from + 2 * tile_step, a_bytes)
-#define VRESTORE_A_TILES_TIMES(b) \
-  _tile_dpbf16ps(0, 5, b);        \
-  _tile_dpbf16ps(1, 6, b);        \
-  _tile_dpbf16ps(2, 7, b)
-    VRESTORE_LOAD_A_TILES(ah);
-    VRESTORE_A_TILES_TIMES(3);
-    VRESTORE_A_TILES_TIMES(4);
-    VRESTORE_LOAD_A_TILES(al);
-    VRESTORE_A_TILES_TIMES(3);
-#undef VRESTORE_LOAD_A_TILES
-#undef VRESTORE_A_TILES_TIMES
-  }
-  constexpr int64_t kRowBytes = kTileCols * sizeof(float);
-  _tile_stored(0, out, kRowBytes);
-  _tile_stored(1, out + kTileRows * kTileCols, kRowBytes);
-  _tile_stored(2, out + 2 * kTileRows * kTileCols, kRowBytes);
+  const auto tiles = [&](int64_t s) {
+    const int64_t at = s * kTileElements;
+    // The three position tiles: 16 positions each, a_stride elements per position.
+    return StepTiles{b_hi + at, b_lo + at, 64, a_hi + step_offsets[s], a_lo + step_offsets[s], a_stride * kBf16,
+                     kTileRows * a_stride * kBf16};
+  };
+  accumulate_three<true>(steps, tiles, out, kTileCols * sizeof(float), kTileRows * kTileCols);
 }
 
 #pragma GCC pop_options
