@@ -117,6 +117,13 @@ Why the target is hard on this clip: tree.avi is Cinepak-coded 320x240 camera fo
 themselves gains only +0.28 dB over bicubic, and the HR frames carry the codec's 2x2 structure
 (Y differences across rows 1|2 and 3|4 of each 4-row group are ~1.5x those across 0|1 and 2|3).
 Training on HR re-encoded with that codec would fit the evaluation clip's artefacts; not done.
+Later measured (benchmarks/default_model_domain_gap.py, 2026-12-03): the codec is not what limits
+the gain. Fine-tuning the shipped model for 300 steps on vtest.avi or on the wallpapers at
+tree.avi's scale gives +0.09 to +0.21 dB, identical within 0.01 dB with the training frames
+re-encoded in Cinepak; fine-tuning on tree.avi's own frames 40-443 (the evaluation scene, not
+allowed for the shipped model) gives +0.59 dB after 100 steps and +1.23 dB after 1000. Frames 0-19
+are 3 distinct pictures (runs of 10, 6 and 4 identical frames) of a static camera. So a model of
+this size can clear +0.5 dB on this clip only with footage like its scene.
 tree.avi is never read in training, but its scores chose between recipes and checkpoints (model
 selection): the clip is held out of training, not of selection. Untried: training stage 3-5's
 data from scratch for longer, larger patches, more tail frames per step, a trained SpyNet.

@@ -31,7 +31,8 @@ const std::vector<OptionSpec> kRestoreOptions = {
     {"lookahead-frames", 1, nullptr, "lookahead"},            {"independent-chunks", 1},
     {"threads", 1},                {"quiet", 0, "q"},         {"crf", 1},
     {"codec", 1},                  {"scale", 1},              {"allow-non-finite", 0},
-    {"device-index", 1},           {"stats", 0},              {"matmul-precision", 1}};
+    {"device-index", 1},           {"stats", 0},              {"matmul-precision", 1},
+    {"noise-level", 1}};
 
 namespace {
 
@@ -41,18 +42,21 @@ const char* kUsage =
     "                   [--device-index N] [--scale N] [--tile H W] [--tile-frames T] [--tile-overlap P]\n"
     "                   [--tile-overlap-frames P] [--memory-budget SIZE] [--chunk N] [--lookahead L]\n"
     "                   [--threads N] [--matmul-precision highest|high] [--crf N] [--codec NAME] [--quiet]\n"
-    "                   [--stats]\n"
+    "                   [--noise-level SIGMA] [--stats]\n"
     "      restores a video file or a folder of PNG frames into a video file or PNG folder: one output\n"
-    "      frame per input frame, at the input's frame rate (an input with gaps in its timestamps keeps\n"
-    "      each frame's time), with its rotation (MP4/MOV) and its audio (copied, else re-encoded to\n"
-    "      AAC/Opus, else dropped with a warning).\n"
+    "      frame per input frame (except VRT frame interpolation: docs/models.md), at the input's frame\n"
+    "      rate (an input with gaps in its timestamps keeps each frame's time), with its rotation\n"
+    "      (MP4/MOV) and its audio (copied, else re-encoded to AAC/Opus, else dropped with a warning;\n"
+    "      damaged audio packets are skipped, as ffmpeg does).\n"
     "      A path that is a folder or ends with '/' is a PNG folder (frames in natural name order; 8-\n"
     "      and 16-bit; grey -> R=G=B, alpha dropped); anything else a video (container from the name).\n"
     "      Without -m: the default x4 model (" "vrestore_default_x4.safetensors" "; $VRESTORE_DEFAULT_MODEL overrides).\n"
     "      Frames stream through: memory does not grow with the clip's length. Ctrl-C stops after the\n"
-    "      current frame and leaves a playable output of the frames done (exit code 130).\n"
+    "      frames in progress (a recurrent model's chunk) and leaves a playable output of the frames\n"
+    "      done (exit code 130).\n"
     "  vrestore restore --weights W.safetensors --input IN.safetensors --output OUT.safetensors [options]\n"
-    "      restores the clip in tensor 'input' ((T,3,H,W) or (1,T,3,H,W)) into tensor 'output'\n"
+    "      restores the clip in tensor 'input' ((T,C,H,W) or (1,T,C,H,W); C = 3, or 4 for VRT's\n"
+    "      denoiser: RGB + sigma/255) into tensor 'output'\n"
     "  vrestore run     --weights W.safetensors --input IN.safetensors --output OUT.safetensors\n"
     "                   [--device cpu|cuda] [--precision f32|f16] [--device-index N] [--threads N]\n"
     "                   [--matmul-precision highest|high] [--allow-non-finite] [--stats]\n"
@@ -97,17 +101,21 @@ const char* kUsage =
     "  --stats                after the run, print on stdout: frames, wall time, fps, peak host RSS and\n"
     "                         (cuda) the model's peak device memory, in bytes and MiB\n"
     "  --allow-non-finite     accept NaN/Inf input pixels (default: an error naming the frame)\n"
+    "  --noise-level SIGMA    VRT non-blind denoising (008): the noise's standard deviation on the 0-255\n"
+    "                         scale (upstream's --sigma, e.g. 25), given to the model as a fourth input\n"
+    "                         channel SIGMA/255; required by that model, refused by the others\n"
     "progress goes to stderr: one redrawn line on a terminal, a line every 10 frames or 5 s otherwise.\n";
 
 // info and diff take positional arguments only.
 void check_positional(int argc, char** argv, int count) {
   for (int i = 2; i < argc; ++i) {
     const std::string arg = argv[i];
-    if (arg.rfind("--", 0) == 0) throw UsageError("unknown option " + arg);
+    if (arg.rfind("--", 0) == 0) throw UsageError("unknown option " + arg, true);
   }
   if (argc != 2 + count)
     throw UsageError("'" + std::string(argv[1]) + "' takes " + std::to_string(count) + " argument(s), got " +
-                     std::to_string(argc - 2));
+                         std::to_string(argc - 2),
+                     true);
 }
 
 int print_usage() {
@@ -135,7 +143,7 @@ bool asks_for(int argc, char** argv, const char* long_name, const char* short_na
 }
 
 int dispatch(int argc, char** argv) {
-  if (argc < 2) throw UsageError("missing command");
+  if (argc < 2) throw UsageError("missing command", true);
   const std::string cmd = argv[1];
   if (cmd == "run" || cmd == "restore") {
     if (asks_for(argc, argv, "--help", "-h")) return print_usage();
@@ -153,7 +161,7 @@ int dispatch(int argc, char** argv) {
   }
   if (cmd == "--help" || cmd == "-h" || cmd == "help") return print_usage();
   if (cmd == "--version" || cmd == "version") return print_version();
-  throw UsageError("unknown command or wrong arguments: '" + cmd + "'");
+  throw UsageError("unknown command or wrong arguments: '" + cmd + "'", true);
 }
 
 }  // namespace

@@ -107,6 +107,7 @@ int restore_media(const RestoreRequest& r, const Options& opts) {
   if (r.quiet) io::silence_ffmpeg_log();
   Model model = load_model_for(r);
   const ModelInfo& info = model.info();
+  check_noise_level(r, info);  // before the input is read and counted
 
   const io::ReaderOptions reader_options;
   std::unique_ptr<io::FrameReader> reader = io::open_reader(r.input, reader_options);
@@ -179,7 +180,7 @@ int restore_media(const RestoreRequest& r, const Options& opts) {
   };
   try {
     model.restore(
-        source.source(),
+        with_noise_level(r, info, source.source()),
         [&](int64_t index, const Tensor& frame) {
           if (keep_timestamps) writer->set_timestamp(timestamps[static_cast<size_t>(index)]);
           const DeferSecondInterrupt complete_the_frame;  // a PNG frame is never left half-written

@@ -20,9 +20,9 @@ Options::Options(int argc, char** argv, int first, const std::vector<OptionSpec>
       for (const OptionSpec& s : specs)
         if (s.short_name && key == s.short_name) spec = &s;
     } else {
-      throw UsageError("unexpected argument '" + arg + "'");
+      throw UsageError("unexpected argument '" + arg + "'", true);
     }
-    if (!spec) throw UsageError("unknown option " + arg);
+    if (!spec) throw UsageError("unknown option " + arg, true);
     if (values_.count(spec->name)) throw UsageError(display(spec->name) + " given twice");
     std::vector<std::string>& v = values_[spec->name];
     if (spec->values == 0) {
@@ -30,14 +30,14 @@ Options::Options(int argc, char** argv, int first, const std::vector<OptionSpec>
       continue;
     }
     if (i + spec->values >= argc)
-      throw UsageError(arg + (spec->values == 1 ? " needs a value" : concat(" needs ", spec->values, " values")));
+      throw UsageError(arg + (spec->values == 1 ? " needs a value" : concat(" needs ", spec->values, " values")), true);
     for (int k = 0; k < spec->values; ++k) v.push_back(argv[++i]);
   }
 }
 
 const std::string& Options::required(const std::string& name) const {
   auto it = values_.find(name);
-  if (it == values_.end()) throw UsageError("missing " + display(name));
+  if (it == values_.end()) throw UsageError("missing " + display(name), true);
   return it->second.front();
 }
 
@@ -88,9 +88,9 @@ ModelOptions parse_model_options(const Options& opts) {
   if (precision == "f16") m.precision = DType::F16;
   else if (precision != "f32") throw UsageError("--precision must be f32 or f16, got '" + precision + "'");
   if (m.device == Device::CPU && m.precision == DType::F16)
-    throw UsageError("--precision f16 needs --device cuda (the CPU backend computes in f32)", false);
+    throw UsageError("--precision f16 needs --device cuda (the CPU backend computes in f32)");
   if (opts.has("device-index")) {
-    if (m.device != Device::CUDA) throw UsageError("--device-index applies to --device cuda only", false);
+    if (m.device != Device::CUDA) throw UsageError("--device-index applies to --device cuda only");
     m.device_index = static_cast<int>(opts.integer("device-index", 0, 0, 1023));
   }
   return m;

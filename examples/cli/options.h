@@ -13,11 +13,11 @@
 
 namespace vrestore::cli {
 
-// A mistake in the command line: exit code 2, printed with the usage text unless `show_usage` is
-// false (options that are each valid but conflict, e.g. --precision f16 with --device cpu: the
-// one line says everything).
+// A mistake in the command line: exit code 2. One line (it names the option and what it takes), or
+// followed by the usage text when `show_usage`: a command line of the wrong shape (an unknown
+// command or option, a missing argument or option), where the list of what exists helps.
 struct UsageError : std::runtime_error {
-  explicit UsageError(const std::string& message, bool show_usage = true)
+  explicit UsageError(const std::string& message, bool show_usage = false)
       : std::runtime_error(message), show_usage(show_usage) {}
   bool show_usage;
 };

@@ -1,5 +1,6 @@
 #include "cli/restore_request.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 
@@ -85,6 +86,7 @@ RestoreRequest parse_restore_request(const Options& opts) {
   r.options.lookahead_frames = opts.integer("lookahead-frames", r.options.lookahead_frames, 0);
   r.options.independent_chunks = opts.integer("independent-chunks", 0, 0, 1) != 0;
   r.options.allow_non_finite_input = opts.has("allow-non-finite");
+  r.noise_level = static_cast<int>(opts.integer("noise-level", -1, 0, 255));
   r.default_model = !opts.has("weights");
   r.weights = r.default_model ? default_model_path() : opts.required("weights");
   return r;
@@ -111,6 +113,32 @@ Model load_model_for(const RestoreRequest& r) {
                        "RealBasicVSR) only; ", info.arch, how, ": omit them"));
   }
   return model;
+}
+
+constexpr int64_t kDenoiserChannels = 4;  // RGB + the noise level
+
+void check_noise_level(const RestoreRequest& r, const ModelInfo& info) {
+  if (info.in_channels == kDenoiserChannels && r.noise_level < 0)
+    throw Error(concat("model '", r.weights, "' (", info.arch, ") is a non-blind denoiser: it takes each frame's ",
+                       "noise level as a fourth channel; give it with --noise-level SIGMA (0-255 scale, e.g. 25)"));
+  if (r.noise_level >= 0 && info.in_channels != kDenoiserChannels)
+    throw Error(concat("--noise-level applies to VRT's non-blind denoiser (4 input channels); model '", r.weights,
+                       "' (", info.arch, ") takes ", info.in_channels, " channels: omit it"));
+}
+
+FrameSource with_noise_level(const RestoreRequest& r, const ModelInfo& info, FrameSource rgb) {
+  check_noise_level(r, info);
+  if (r.noise_level < 0) return rgb;
+  const float level = static_cast<float>(r.noise_level) / 255.0f;
+  auto frame = [read = std::move(rgb.frame), level](int64_t i) {
+    const Tensor rgb_frame = read(i);
+    const int64_t plane = rgb_frame.size(1) * rgb_frame.size(2);
+    Tensor out = Tensor::empty({kDenoiserChannels, rgb_frame.size(1), rgb_frame.size(2)});
+    std::copy_n(rgb_frame.data(), 3 * plane, out.data());
+    std::fill_n(out.data() + 3 * plane, plane, level);
+    return out;
+  };
+  return FrameSource{rgb.num_frames, std::move(frame), std::move(rgb.count_up_to)};
 }
 
 }  // namespace vrestore::cli

@@ -22,6 +22,7 @@ struct RestoreRequest {
   bool quiet = false;
   bool stats = false;           // --stats
   bool chunking_given = false;  // --chunk, --lookahead or --independent-chunks was given
+  int noise_level = -1;         // --noise-level SIGMA (0..255); -1 when not given
   RestoreOptions options;       // chunking, tiling, memory budget and non-finite policy; progress is set
                                 // by the command
 };
@@ -34,6 +35,14 @@ RestoreRequest parse_restore_request(const Options& opts);
 // --memory-budget for a model without tiling, --chunk / --lookahead / --independent-chunks for a
 // model that is not recurrent (they apply to recurrent models only).
 Model load_model_for(const RestoreRequest& request);
+
+// Frames of video files and PNG folders are RGB. VRT's non-blind denoiser (4 input channels) takes
+// the noise level sigma/255 as a fourth channel, constant over each frame, as upstream's
+// main_test_vrt.py builds it: with --noise-level the returned source appends it to every frame of
+// `rgb`. check_noise_level (also called by with_noise_level) throws vrestore::Error (one line) when
+// the model needs it and it was not given, or when it was given for a model that takes RGB.
+void check_noise_level(const RestoreRequest& request, const ModelInfo& info);
+FrameSource with_noise_level(const RestoreRequest& request, const ModelInfo& info, FrameSource rgb);
 
 // Whether `info` is a model restored in temporal clips and spatial tiles under a memory budget
 // (docs/tiling.md): VRT.

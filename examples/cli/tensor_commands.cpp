@@ -84,6 +84,9 @@ int cmd_restore(const Options& opts) {
     for (const char* media_only : {"crf", "codec"})
       if (opts.has(media_only))
         throw UsageError(std::string("--") + media_only + " applies to video outputs, not to a .safetensors output");
+  if (tensor_in && opts.has("noise-level"))
+    throw UsageError("--noise-level applies to video and PNG inputs: a .safetensors input carries the noise-level "
+                     "channel itself");
   const RestoreRequest request = parse_restore_request(opts);
   install_interrupt_handler();
   return tensor_in ? restore_tensor(request, opts) : restore_media(request, opts);

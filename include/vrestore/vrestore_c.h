@@ -124,7 +124,10 @@ const char* vrestore_model_arch(const vrestore_model* model);
  * docs/tiling.md; VRT frame interpolation: its exact clip length). A clip of any length >= 1 can
  * be restored, except by frame interpolation. */
 int vrestore_model_num_frames(const vrestore_model* model);
-/* Channels of each input frame (3: RGB); 0 for a NULL model. */
+/* Channels C of each input frame: 3 (RGB) for every model but VRT's non-blind denoiser (008), which
+ * takes 4: RGB, then the noise level sigma/255 as a fourth channel (constant over the frame for
+ * upstream's test procedure, e.g. 25/255). Input buffers hold C samples per pixel; outputs are
+ * always RGB (3). 0 for a NULL model. */
 int vrestore_model_input_channels(const vrestore_model* model);
 /* 1 for a recurrent model (BasicVSR, RealBasicVSR), else 0. */
 int vrestore_model_is_recurrent(const vrestore_model* model);
@@ -170,14 +173,15 @@ typedef struct vrestore_restore_options {
 void vrestore_restore_options_init(vrestore_restore_options* options);
 
 /* Restores `num_frames` frames of width x height into `out`, in the format of `options` (NULL =
- * defaults: float, planar): frames holds num_frames consecutive frames of 3*height*width samples,
- * out receives as many frames of 3*(height*scale)*(width*scale) samples. Sizes must be >= 1.
+ * defaults: float, planar): frames holds num_frames consecutive frames of C*height*width samples,
+ * C = vrestore_model_input_channels(model) (3: RGB, except 4 for the VRT denoiser); out receives as
+ * many frames of 3*(height*scale)*(width*scale) samples (RGB). Sizes must be >= 1.
  * A NaN or infinite pixel is VRESTORE_ERROR naming the frame (unless allow_non_finite_input). */
 vrestore_status vrestore_restore_clip(const vrestore_model* model, const void* frames, int64_t num_frames,
                                       int64_t width, int64_t height, void* out,
                                       const vrestore_restore_options* options);
 
-/* The original form: float, planar, (T, 3, H, W) into (T, 3, H*scale, W*scale); note the height,
+/* The original form: float, planar, (T, C, H, W) into (T, 3, H*scale, W*scale) (C as above); note the height,
  * width order. num_frames, height and width must be >= 1 (VRESTORE_ERROR otherwise, also when the
  * sizes are too large to address). */
 vrestore_status vrestore_restore(const vrestore_model* model, const float* frames, int64_t num_frames,
@@ -193,7 +197,7 @@ vrestore_status vrestore_restore(const vrestore_model* model, const float* frame
 /* Starts a stream of width x height frames in the format of `options` (NULL = defaults). */
 vrestore_status vrestore_stream_create(const vrestore_model* model, int64_t width, int64_t height,
                                        const vrestore_restore_options* options, vrestore_stream** out);
-/* Copies the next frame (3*width*height samples) into the stream. Returns VRESTORE_OK when taken,
+/* Copies the next frame (C*width*height samples, C = vrestore_model_input_channels()) into the stream. Returns VRESTORE_OK when taken,
  * or VRESTORE_AGAIN, taking nothing, when the stream is full and waits for a pull: pull, then push
  * the same frame again. Otherwise it may wait while the worker computes (back-pressure). */
 vrestore_status vrestore_stream_push(vrestore_stream* stream, const void* frame);

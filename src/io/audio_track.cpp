@@ -121,8 +121,9 @@ class TranscodedAudio final : public AudioTrackBase {
     e->bit_rate = 64000 * std::max(2, channels);
     e->time_base = AVRational{1, e->sample_rate};
     if (out->oformat->flags & AVFMT_GLOBALHEADER) e->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+    forget_ffmpeg_message();
     rc = avcodec_open2(e, encoder, nullptr);
-    if (rc < 0) fail("video '", output_path_, "': cannot open the ", encoder->name, " audio encoder: ", av_error_text(rc));
+    if (rc < 0) fail("video '", output_path_, "': cannot open the ", encoder->name, " audio encoder: ", failure_text(rc));
     rc = avcodec_parameters_from_context(out_->codecpar, e);
     if (rc < 0) fail("video '", output_path_, "': ", av_error_text(rc));
     out_->time_base = e->time_base;
@@ -182,9 +183,35 @@ class TranscodedAudio final : public AudioTrackBase {
     return best > 0 ? best : source_rate;
   }
 
+  // A packet the decoder finds damaged is skipped, as FFmpeg's own tools do (Megamind.avi's first
+  // AC-3 packet is one). Once the audio has begun, the packet's duration is filled with silence,
+  // through the resampler like decoded audio, so that what follows stays in sync with the video.
+  void skip_damaged(const AVPacket* p, const Mux& mux) {
+    if (damaged_packets_++ == 0)
+      warn(options_, concat("video '", output_path_, "': the audio of '", options_.audio_from, "' has a damaged ",
+                            "packet at ", p->pts == AV_NOPTS_VALUE ? 0.0 : p->pts * av_q2d(in_->time_base),
+                            " s of the video's time; it is skipped (and any later one)"));
+    if (!started_ || p->duration <= 0) return;
+    const int64_t samples = av_rescale_q(p->duration, in_->time_base, AVRational{1, dec_->sample_rate});
+    if (samples <= 0 || samples > dec_->sample_rate) return;  // no sane duration: leave the gap
+    AVFrame* silence = decoded_.get();
+    av_frame_unref(silence);
+    silence->nb_samples = static_cast<int>(samples);
+    silence->format = dec_->sample_fmt;
+    silence->sample_rate = dec_->sample_rate;
+    int rc = av_channel_layout_copy(&silence->ch_layout, &dec_->ch_layout);
+    if (rc >= 0) rc = av_frame_get_buffer(silence, 0);
+    if (rc < 0) fail("video '", output_path_, "': out of memory filling a damaged audio packet");
+    av_samples_set_silence(silence->extended_data, 0, silence->nb_samples, dec_->ch_layout.nb_channels,
+                           dec_->sample_fmt);
+    resample(silence, mux);
+    av_frame_unref(silence);
+  }
+
   void decode(const AVPacket* p, const Mux& mux) {
     if (broken_) return;
     int rc = avcodec_send_packet(dec_.get(), p);
+    if (rc == AVERROR_INVALIDDATA && p) return skip_damaged(p, mux);
     if (rc < 0 && rc != AVERROR_EOF) return stop_broken(rc);
     for (;;) {
       rc = avcodec_receive_frame(dec_.get(), decoded_.get());
@@ -269,13 +296,14 @@ class TranscodedAudio final : public AudioTrackBase {
   bool started_ = false, flushed_ = false, decoder_drained_ = false, broken_ = false;
   int64_t next_pts_ = 0;      // of the next encoded sample, in 1 / sample_rate
   int64_t skip_samples_ = 0;  // resampled samples still to drop (before the video's start)
+  int64_t damaged_packets_ = 0;
 };
 
 // The first encoder of kTranscodeEncoders that exists and that `format` takes.
 const AVCodec* transcode_encoder(const AVOutputFormat* format) {
   for (const char* name : kTranscodeEncoders) {
     const AVCodec* c = avcodec_find_encoder_by_name(name);
-    if (c && avformat_query_codec(format, c->id, FF_COMPLIANCE_NORMAL) == 1) return c;
+    if (c && container_takes(format, c->id) == 1) return c;
   }
   return nullptr;
 }
@@ -294,7 +322,7 @@ std::unique_ptr<AudioTrack> AudioTrack::open(AVFormatContext* out, const std::st
 
   std::unique_ptr<AudioTrackBase> track;
   const AVCodec* encoder = nullptr;
-  if (avformat_query_codec(format, id, FF_COMPLIANCE_NORMAL) == 1) {
+  if (container_takes(format, id) == 1) {
     track = std::make_unique<CopiedAudio>();
   } else if ((encoder = transcode_encoder(format)) != nullptr) {
     track = std::make_unique<TranscodedAudio>();

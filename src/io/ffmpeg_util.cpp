@@ -1,11 +1,51 @@
 #include "io/ffmpeg_util.h"
 
+#include <algorithm>
+#include <cstdarg>
+#include <cstring>
+#include <iterator>
 #include <mutex>
 
 #include "core/check.h"
 #include "io/media_io.h"
 
 namespace vrestore::io {
+
+namespace {
+
+std::mutex g_message_mutex;
+std::string g_last_message;  // guarded by g_message_mutex
+
+// Records error-level messages, then lets FFmpeg's own callback print what the level allows.
+void record_and_log(void* avcl, int level, const char* fmt, va_list args) {
+  if (level <= AV_LOG_ERROR) {
+    va_list copy;
+    va_copy(copy, args);
+    char line[512];
+    int print_prefix = 0;  // the message alone, without "[encoder @ 0x...]"
+    av_log_format_line2(avcl, level, fmt, copy, line, sizeof line, &print_prefix);
+    va_end(copy);
+    std::string text(line);
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+    if (!text.empty()) {
+      const std::lock_guard lock(g_message_mutex);
+      g_last_message = std::move(text);
+    }
+  }
+  av_log_default_callback(avcl, level, fmt, args);
+}
+
+}  // namespace
+
+void forget_ffmpeg_message() {
+  const std::lock_guard lock(g_message_mutex);
+  g_last_message.clear();
+}
+
+std::string failure_text(int code) {
+  const std::lock_guard lock(g_message_mutex);
+  return av_error_text(code) + (g_last_message.empty() ? "" : " (" + g_last_message + ")");
+}
 
 void quiet_ffmpeg_log() {
   // FFmpeg prints encoder banners at "info" and damage details at "error", line by line, into
@@ -15,6 +55,7 @@ void quiet_ffmpeg_log() {
   static std::once_flag quiet;
   std::call_once(quiet, [] {
     if (av_log_get_level() > AV_LOG_FATAL) av_log_set_level(AV_LOG_FATAL);
+    av_log_set_callback(record_and_log);
   });
 }
 
@@ -32,6 +73,16 @@ InputContextPtr open_input(const std::string& what, const std::string& path) {
   rc = avformat_find_stream_info(ctx.get(), nullptr);
   if (rc < 0) fail(what, " '", path, "': cannot read stream info: ", av_error_text(rc));
   return ctx;
+}
+
+int container_takes(const AVOutputFormat* format, AVCodecID id) {
+  if (std::strcmp(format->name, "mpegts") == 0) {
+    static constexpr AVCodecID kMpegTsCodecs[] = {
+        AV_CODEC_ID_H264, AV_CODEC_ID_HEVC, AV_CODEC_ID_MPEG1VIDEO, AV_CODEC_ID_MPEG2VIDEO, AV_CODEC_ID_AAC,
+        AV_CODEC_ID_AC3,  AV_CODEC_ID_EAC3, AV_CODEC_ID_MP2,        AV_CODEC_ID_MP3,        AV_CODEC_ID_OPUS};
+    if (std::find(std::begin(kMpegTsCodecs), std::end(kMpegTsCodecs), id) != std::end(kMpegTsCodecs)) return 1;
+  }
+  return avformat_query_codec(format, id, FF_COMPLIANCE_NORMAL);
 }
 
 const int* yuv_coefficients(AVColorSpace space, int height) {

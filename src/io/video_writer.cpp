@@ -126,7 +126,7 @@ class VideoWriter final : public FrameWriter {
     const AVCodec* encoder = avcodec_find_encoder_by_name(codec_name.c_str());
     if (!encoder || encoder->type != AVMEDIA_TYPE_VIDEO)
       fail("video '", path_, "': no video encoder '", codec_name, "' in this FFmpeg build");
-    if (avformat_query_codec(format, encoder->id, FF_COMPLIANCE_NORMAL) == 0)
+    if (container_takes(format, encoder->id) == 0)
       fail("video '", path_, "': container '", format->name, "' does not accept codec '", codec_name, "'");
 
     const AVPixelFormat pix =
@@ -165,9 +165,10 @@ class VideoWriter final : public FrameWriter {
     if (out_->oformat->flags & AVFMT_GLOBALHEADER) c->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
 
     AVDictionary* opts = encoder_options(encoder, codec_name);
+    forget_ffmpeg_message();
     rc = avcodec_open2(c, encoder, &opts);
     av_dict_free(&opts);
-    if (rc < 0) fail("video '", path_, "': cannot open the ", codec_name, " encoder: ", av_error_text(rc));
+    if (rc < 0) fail("video '", path_, "': cannot open the ", codec_name, " encoder: ", failure_text(rc));
     rc = avcodec_parameters_from_context(video_->codecpar, c);
     if (rc < 0) fail("video '", path_, "': ", av_error_text(rc));
     video_->time_base = c->time_base;
@@ -180,8 +181,9 @@ class VideoWriter final : public FrameWriter {
 
     rc = avio_open(&out_->pb, tmp_.c_str(), AVIO_FLAG_WRITE);
     if (rc < 0) fail("video '", path_, "': cannot create '", tmp_, "': ", av_error_text(rc));
+    forget_ffmpeg_message();
     rc = avformat_write_header(out_, nullptr);
-    if (rc < 0) fail("video '", path_, "': cannot write the header: ", av_error_text(rc));
+    if (rc < 0) fail("video '", path_, "': cannot write the header: ", failure_text(rc));
 
     frame_.reset(av_frame_alloc());
     packet_.reset(av_packet_alloc());
@@ -386,7 +388,7 @@ std::string default_video_codec(const std::string& path) {
   // is trusted).
   auto takes = [format](const AVCodec* c, bool own_default) {
     if (!c) return false;
-    const int rc = avformat_query_codec(format, c->id, FF_COMPLIANCE_NORMAL);
+    const int rc = container_takes(format, c->id);
     return rc == 1 || (own_default && rc < 0);
   };
   if (const AVCodec* x264 = avcodec_find_encoder_by_name("libx264"); takes(x264, false)) return x264->name;

@@ -101,6 +101,10 @@ expect_error 1 "diff: index \[3\] out of range for tensor 'x' of shape \(3, 4, 4
 # Unknown, repeated and out-of-range options are usage errors (exit 2, with the usage).
 expect_error 2 "unknown option --frobnicate" -- "$cli" restore --weights "$W" --input "$IO" --output "$OUT" --frobnicate 1
 expect_error 2 "^usage:" -- "$cli" restore --weights "$W" --input "$IO" --output "$OUT" --frobnicate 1
+# A value out of range is one line: the message names the option and what it takes.
+err=$("$cli" run --weights "$W" --input "$IO" --output "$OUT" --threads 0 2>&1)
+if [ "$(printf '%s\n' "$err" | grep -c .)" -eq 1 ]; then passed=$((passed + 1)); else
+  echo "FAIL: --threads 0 printed more than one line: $err"; failures=$((failures + 1)); fi
 expect_error 2 "unknown option --chunk-frames" -- "$cli" run --weights "$W" --input "$IO" --output "$OUT" --chunk-frames 4
 expect_error 2 "unknown option --verbose" -- "$cli" info --verbose "$W"
 expect_error 2 "--threads given twice" -- "$cli" run --weights "$W" --input "$IO" --output "$OUT" --threads 1 --threads 2

@@ -108,17 +108,26 @@ check "restore without -m uses \$VRESTORE_DEFAULT_MODEL: $err" grep -q "the defa
 mkdir -p "$S/png_in"
 clip "$S/png_in/f%03d.png" 12 24x20 -pix_fmt rgb24
 ffmpeg -v error -y -i "$S/png_in/f%03d.png" -f rawvideo -pix_fmt rgb24 "$S/png_in.rgb"
-"$PY" - "$S/png_in.rgb" "$S/png_in.safetensors" 12 20 24 <<'PYEOF'
+# png_tensor <rgb file> <out.safetensors> [sigma]: with sigma, a fourth channel sigma/255 (float32), as
+# --noise-level gives VRT's non-blind denoiser.
+png_tensor() {
+"$PY" - "$1" "$2" 12 20 24 ${3:-} <<'PYEOF'
 import json, struct, sys
 import numpy as np
-src, dst, t, h, w = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:])
+src, dst, t, h, w = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:6])
 rgb = np.fromfile(src, np.uint8).reshape(t, h, w, 3)
 # vrestore_io's rule: v * (1 / 255) in float32.
 clip = np.ascontiguousarray(rgb.transpose(0, 3, 1, 2)).astype(np.float32) * (np.float32(1) / np.float32(255))
+if len(sys.argv) > 6:
+    level = np.full((t, 1, h, w), np.float32(int(sys.argv[6])) / np.float32(255), np.float32)
+    clip = np.ascontiguousarray(np.concatenate([clip, level], 1))
 header = json.dumps({'input': {'dtype': 'F32', 'shape': list(clip.shape), 'data_offsets': [0, clip.nbytes]}})
 header += ' ' * (-len(header) % 8)
 open(dst, 'wb').write(struct.pack('<Q', len(header)) + header.encode() + clip.tobytes())
 PYEOF
+}
+png_tensor "$S/png_in.rgb" "$S/png_in.safetensors"
+png_tensor "$S/png_in.rgb" "$S/png_in_sigma25.safetensors" 25
 compare_png_to_tensor() {  # <png folder> <tensor file>: exact equality of every sample
   ffmpeg -v error -y -i "$1/%06d.png" -f rawvideo -pix_fmt rgb24 "$1.rgb" &&
   "$PY" - "$1.rgb" "$2" <<'PYEOF'
@@ -149,6 +158,23 @@ for run in "edvr:$EDVR:" "basicvsr:$BV:--chunk 4 --lookahead 3" "realbasicvsr:$R
     bad "$name: PNG-folder or tensor restore failed"
   fi
 done
+# VRT's non-blind denoiser: --noise-level 25 adds the channel 25/255 to the PNG frames, exactly as
+# the 4-channel tensor made above.
+DENOISE=$weights/vrt_denoise_pa4.safetensors
+if "$cli" restore -q -i "$S/png_in" -o "$S/png_denoise/" -m "$DENOISE" --noise-level 25 &&
+   "$cli" restore -q --weights "$DENOISE" --input "$S/png_in_sigma25.safetensors" --output "$S/png_denoise.safetensors"; then
+  line=$(compare_png_to_tensor "$S/png_denoise" "$S/png_denoise.safetensors" 2>&1)
+  check "VRT denoiser: --noise-level on PNG frames equals the 4-channel tensor: $line" grep -q "max diff 0," <<< "$line"
+else
+  bad "VRT denoiser: PNG-folder or tensor restore failed"
+fi
+expect_error 1 "vrt_denoise_pa4.safetensors' \\(vrt.VRT\\) is a non-blind denoiser: .* give it with --noise-level SIGMA" -- \
+  "$cli" restore -i "$S/png_in" -o "$S/e_denoise/" -m "$DENOISE"
+check "no output folder is left by the refused denoiser run" test ! -e "$S/e_denoise"
+expect_error 1 "--noise-level applies to VRT's non-blind denoiser \\(4 input channels\\); model .* takes 3 channels: omit it" -- \
+  "$cli" restore -i "$S/png_in" -o "$S/e_noise/" -m "$EDVR" --noise-level 25
+expect_error 2 "--noise-level applies to video and PNG inputs" -- \
+  "$cli" restore --weights "$DENOISE" --input "$S/png_in_sigma25.safetensors" --output "$S/e.safetensors" --noise-level 25
 got=$(probe "$S/png_edvr/000000.png")
 check "PNG frames are 96x80, got '$got'" grep -q "^1 96x80 " <<< "$got"
 
@@ -285,6 +311,39 @@ if "$cli" restore -q -i "$S/pcm.avi" -o "$S/pcm.mp4" -m "$DEBLUR" 2> "$S/pcm.log
   check "PCM audio becomes AAC in MP4, got '$(audio_codec "$S/pcm.mp4")'" test "$(audio_codec "$S/pcm.mp4")" = aac
 else
   bad "restore with PCM audio failed: $(cat "$S/pcm.log")"
+fi
+# MPEG-TS keeps no codec list in FFmpeg (its query says "unknown" for every codec), yet carries
+# H.264 and AC-3: the default codec is libx264 and the AC-3 audio is copied.
+ffmpeg -v error -y -f lavfi -i "testsrc=size=32x24:rate=10" -f lavfi -i "sine=frequency=440:sample_rate=48000" \
+  -frames:v 5 -c:v ffv1 -c:a ac3 -shortest "$S/ac3.mkv"
+if "$cli" restore -q -i "$S/ac3.mkv" -o "$S/ac3.ts" -m "$DEBLUR" 2> "$S/ts.log"; then
+  # ffprobe lists a TS stream again under its program: the first line of each query.
+  first() { ffprobe -v error -count_frames "$@" -of csv=p=0 "$S/ac3.ts" | grep -m1 .; }
+  got="$(first -select_streams v:0 -show_entries stream=nb_read_frames) $(first -select_streams v:0 \
+    -show_entries stream=codec_name) $(first -select_streams a:0 -show_entries stream=codec_name)"
+  check "MPEG-TS output: 5 frames, H.264 and the AC-3 audio copied, got '$got'" test "$got" = "5 h264 ac3"
+else
+  bad "MPEG-TS restore failed: $(cat "$S/ts.log")"
+fi
+# FFmpeg's own reason for refusing an encoder comes with the error (it logs it, which -q hides).
+expect_error 1 "cannot open the mpeg1video encoder: Invalid argument \\(MPEG-1/2 does not support 10/1 fps\\)" -- \
+  "$cli" restore -q -i "$S/ac3.mkv" -o "$S/ac3.mpg" -m "$DEBLUR"
+# A damaged audio packet is skipped, as ffmpeg does, not the end of the audio: the first AC-3
+# packet of opencv-doc's Megamind.avi is one.
+MEGAMIND=/usr/share/doc/opencv-doc/examples/data/Megamind.avi
+if [ -f "$MEGAMIND" ]; then
+  ffmpeg -v error -y -i "$MEGAMIND" -t 1 -vf scale=32:24 -c:v ffv1 -c:a copy "$S/mm.mkv" 2> /dev/null
+  if "$cli" restore -i "$S/mm.mkv" -o "$S/mm.webm" -m "$DEBLUR" 2> "$S/mm.log"; then
+    packets=$(ffprobe -v error -select_streams a -show_entries packet=pts_time -of csv=p=0 "$S/mm.webm" | grep -c .)
+    ffmpeg -v error -y -i "$S/mm.mkv" -vn -c:a libopus "$S/mm_ref.webm" 2> /dev/null
+    want=$(ffprobe -v error -select_streams a -show_entries packet=pts_time -of csv=p=0 "$S/mm_ref.webm" | grep -c .)
+    check "Megamind's audio with its damaged first packet: $packets Opus packets, ffmpeg writes $want" \
+      test "$packets" -ge $((want - 1)) -a "$packets" -gt 10
+    check "one warning names the damaged packet: $(grep damaged "$S/mm.log")" \
+      test "$(grep -c "warning: .*the audio of .*mm.mkv' has a damaged packet at .* it is skipped" "$S/mm.log")" -eq 1
+  else
+    bad "restore of Megamind's clip failed: $(cat "$S/mm.log")"
+  fi
 fi
 # Rotation: an MP4 whose track header says "rotate 90" (patched in: this ffmpeg cannot tag it)
 # keeps it.
