@@ -96,6 +96,17 @@ int finish_interrupted(io::FrameWriter& writer, int64_t total, const std::string
 bool media_io_available() { return true; }
 
 int restore_media(const RestoreRequest& r, const Options& opts) {
+  // The input is read more than once (its frames are counted first, a recurrent model's chunk may
+  // be decoded again, the audio is read apart), which a pipe cannot do.
+  std::error_code ec;
+  const fs::file_status input_status = fs::status(r.input, ec);
+  ec.clear();
+  if (fs::exists(input_status) && !fs::is_regular_file(input_status) && !fs::is_directory(input_status))
+    throw Error(concat("input '", r.input, "' is not a file or folder: vrestore reads its input more than once, ",
+                       "so pipes and devices do not work; save the stream to a file first"));
+  if (r.input == "-")
+    throw Error("input '-': vrestore reads its input more than once, so standard input does not work; save the "
+                "stream to a file first");
   const bool video_in = io::detect_media_kind(r.input) == io::MediaKind::kVideoFile;
   const bool video_out = io::detect_media_kind(r.output) == io::MediaKind::kVideoFile;
   if (!video_out && (opts.has("crf") || opts.has("codec")))
@@ -129,7 +140,6 @@ int restore_media(const RestoreRequest& r, const Options& opts) {
   wo.quiet = r.quiet;
   const io::Rational input_time_base = reader->time_base();
 
-  std::error_code ec;
   const bool output_existed = fs::exists(r.output, ec);
   // Opened before the frames are counted, so that an unwritable output fails at once.
   std::unique_ptr<io::FrameWriter> writer = io::open_writer(r.output, wo);

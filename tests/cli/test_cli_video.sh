@@ -312,6 +312,12 @@ if "$cli" restore -q -i "$S/pcm.avi" -o "$S/pcm.mp4" -m "$DEBLUR" 2> "$S/pcm.log
 else
   bad "restore with PCM audio failed: $(cat "$S/pcm.log")"
 fi
+# Pipes: the input is read more than once.
+expect_error 1 "input '-': vrestore reads its input more than once, so standard input does not work" -- \
+  "$cli" restore -i - -o "$S/e.mp4" -m "$DEBLUR"
+mkfifo "$S/fifo.mkv"
+expect_error 1 "input '.*fifo.mkv' is not a file or folder: vrestore reads its input more than once" -- \
+  "$cli" restore -i "$S/fifo.mkv" -o "$S/e.mp4" -m "$DEBLUR"
 # MPEG-TS keeps no codec list in FFmpeg (its query says "unknown" for every codec), yet carries
 # H.264 and AC-3: the default codec is libx264 and the AC-3 audio is copied.
 ffmpeg -v error -y -f lavfi -i "testsrc=size=32x24:rate=10" -f lavfi -i "sine=frequency=440:sample_rate=48000" \
