@@ -91,6 +91,20 @@ int finish_interrupted(io::FrameWriter& writer, int64_t total, const std::string
   return kInterruptedExitCode;
 }
 
+// A stream that stops well before the duration its container states was probably cut off (a
+// truncated download). Containers with a frame count are checked by the reader, which refuses
+// them; with only a duration this is a warning, since the duration may be the audio's, and audio
+// can outlast the video. "Well before": more than a second and more than a tenth short.
+void warn_if_far_short(const std::string& input, int64_t estimated, int64_t total, io::Rational rate) {
+  const int64_t margin = std::max<int64_t>(std::llround(rate.value()), estimated / 10);
+  if (estimated <= 0 || total >= estimated - margin) return;
+  std::fprintf(stderr,
+               "vrestore: warning: input '%s': its container's duration suggests about %lld frames, the video "
+               "stream ends after %lld (a truncated file?); restoring the %lld it has\n",
+               input.c_str(), static_cast<long long>(estimated), static_cast<long long>(total),
+               static_cast<long long>(total));
+}
+
 }  // namespace
 
 bool media_io_available() { return true; }
@@ -147,6 +161,8 @@ int restore_media(const RestoreRequest& r, const Options& opts) {
   set_interrupt_cleanup_path(writer->temp_path());
   int64_t total = 0;
   std::vector<int64_t> timestamps;
+  // A container that states no frame count (MKV, WebM) gives an estimate from its duration.
+  const int64_t estimated = reader->num_frames_exact() ? -1 : reader->num_frames();
   try {
     total = count_frames(*reader, interrupted, &timestamps);
     VR_CHECK(total > 0, "input '", r.input, "': holds no frames");
@@ -156,6 +172,7 @@ int restore_media(const RestoreRequest& r, const Options& opts) {
     if (interrupted()) return finish_interrupted(*writer, 0, r.output, output_existed);
     throw;
   }
+  warn_if_far_short(r.input, estimated, total, wo.frame_rate);
   reader.reset();  // the streaming source opens its own
   // The timing is known only now; the encoder's time base is fixed when it opens, so a writer for
   // uneven timestamps replaces the constant-rate one (nothing was written to it yet).

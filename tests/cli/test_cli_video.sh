@@ -312,6 +312,18 @@ if "$cli" restore -q -i "$S/pcm.avi" -o "$S/pcm.mp4" -m "$DEBLUR" 2> "$S/pcm.log
 else
   bad "restore with PCM audio failed: $(cat "$S/pcm.log")"
 fi
+# A truncated MKV states no frame count, only a duration: a stream that ends far before it is
+# restored with a warning (the duration may be the audio's).
+clip "$S/long.mkv" 75 32x24 -c:v ffv1
+head -c $(($(stat -c %s "$S/long.mkv") * 6 / 10)) "$S/long.mkv" > "$S/cut.mkv"
+if "$cli" restore -q -i "$S/cut.mkv" -o "$S/cut_out.mkv" -m "$DEBLUR" --codec ffv1 2> "$S/cut.log"; then
+  check "a truncated MKV gets one warning: $(cat "$S/cut.log")" \
+    test "$(grep -c "warning: input '.*cut.mkv': its container's duration suggests about 75 frames, the video stream ends after" "$S/cut.log")" -eq 1
+else
+  bad "restore of a truncated MKV failed: $(cat "$S/cut.log")"
+fi
+"$cli" restore -q -i "$S/long.mkv" -o "$S/long_out.mkv" -m "$DEBLUR" --codec ffv1 2> "$S/long.log"
+check "the whole MKV gets no warning: $(cat "$S/long.log")" test ! -s "$S/long.log"
 # Pipes: the input is read more than once.
 expect_error 1 "input '-': vrestore reads its input more than once, so standard input does not work" -- \
   "$cli" restore -i - -o "$S/e.mp4" -m "$DEBLUR"
