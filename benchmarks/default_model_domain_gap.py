@@ -19,6 +19,7 @@ photographs, each scaled to cover 320x240 (tree.avi's size) and shown for 6 fram
 frames repeat. Same optimiser and batch as the training script (Adam, 8 x 6 frames of 24x24 LR,
 one tail frame, MSE), lr 3e-4 cosine, seed 0, 2 threads: about 0.3 s a step on a 2-core machine.
 """
+import argparse
 import os
 import subprocess
 import sys
@@ -71,7 +72,6 @@ def distinct_runs(frames):
 
 
 def main():
-    import argparse
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     group = ap.add_mutually_exclusive_group(required=True)
     group.add_argument('--source', help="a video file, or 'tree-later' (tree.avi frames 40-443)")

@@ -207,7 +207,7 @@ int restore_media(const RestoreRequest& r, const Options& opts) {
   };
   try {
     model.restore(
-        with_noise_level(r, info, source.source()),
+        with_noise_level(r, source.source()),
         [&](int64_t index, const Tensor& frame) {
           if (keep_timestamps) writer->set_timestamp(timestamps[static_cast<size_t>(index)]);
           const DeferSecondInterrupt complete_the_frame;  // a PNG frame is never left half-written

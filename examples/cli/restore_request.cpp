@@ -126,8 +126,7 @@ void check_noise_level(const RestoreRequest& r, const ModelInfo& info) {
                        "' (", info.arch, ") takes ", info.in_channels, " channels: omit it"));
 }
 
-FrameSource with_noise_level(const RestoreRequest& r, const ModelInfo& info, FrameSource rgb) {
-  check_noise_level(r, info);
+FrameSource with_noise_level(const RestoreRequest& r, FrameSource rgb) {
   if (r.noise_level < 0) return rgb;
   const float level = static_cast<float>(r.noise_level) / 255.0f;
   auto frame = [read = std::move(rgb.frame), level](int64_t i) {

@@ -38,11 +38,11 @@ Model load_model_for(const RestoreRequest& request);
 
 // Frames of video files and PNG folders are RGB. VRT's non-blind denoiser (4 input channels) takes
 // the noise level sigma/255 as a fourth channel, constant over each frame, as upstream's
-// main_test_vrt.py builds it: with --noise-level the returned source appends it to every frame of
-// `rgb`. check_noise_level (also called by with_noise_level) throws vrestore::Error (one line) when
-// the model needs it and it was not given, or when it was given for a model that takes RGB.
+// main_test_vrt.py builds it. check_noise_level throws vrestore::Error (one line) when the model
+// needs it and it was not given, or when it was given for a model that takes RGB; after it,
+// with_noise_level returns `rgb`, with the channel appended to every frame when --noise-level was given.
 void check_noise_level(const RestoreRequest& request, const ModelInfo& info);
-FrameSource with_noise_level(const RestoreRequest& request, const ModelInfo& info, FrameSource rgb);
+FrameSource with_noise_level(const RestoreRequest& request, FrameSource rgb);
 
 // Whether `info` is a model restored in temporal clips and spatial tiles under a memory budget
 // (docs/tiling.md): VRT.
